@@ -1,0 +1,99 @@
+"""Settings from environment variables (``SOC_*``) and an optional YAML file.
+
+Precedence: explicit arguments > environment > YAML file (``SOC_CONFIG`` or ``<data_dir>/soc.yaml``)
+> defaults. Secrets (database passwords, tokens) come from the environment only and are never
+logged: they are ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from soc_core.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOC_", extra="ignore")
+
+    mode: Literal["embedded", "distributed"] = "embedded"
+    data_dir: Path = Path(".soc-data")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    syslog_host: str = "127.0.0.1"
+    syslog_port: int = 5514
+    syslog_max_message: int = 1024 * 1024  # bytes; longer records are dead-lettered whole
+
+    # Files to tail: list of {path: ..., format: ..., unit: ...}
+    tail: list[dict[str, str]] = Field(default_factory=list)
+
+    assets_file: Path | None = None
+    rules: list[Path] = Field(default_factory=lambda: [Path(__file__).resolve().parent.parent / "detections" / "rules"])
+
+    # Distributed mode
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+    database_url: SecretStr | None = None  # e.g. postgresql+psycopg://…; embedded: sqlite file
+
+    token_ttl_minutes: int = 480
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the tickets/alerts/users/audit database."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'soc.db'}"
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads ``SOC_CONFIG`` (or ``soc.yaml`` in the data directory) if it exists."""
+
+    def _load(self) -> dict[str, Any]:
+        path_s = os.environ.get("SOC_CONFIG")
+        if path_s:
+            path = Path(path_s)
+            if not path.is_file():
+                raise ConfigError("settings file not found", source=str(path))
+        else:
+            path = Path(os.environ.get("SOC_DATA_DIR", ".soc-data")) / "soc.yaml"
+            if not path.is_file():
+                return {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            raise ConfigError(f"invalid YAML: {exc}", source=str(path), line=None if line is None else line + 1) from exc
+        if not isinstance(data, dict):
+            raise ConfigError("settings file must hold a mapping", source=str(path))
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._load().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._load().items() if k in self.settings_cls.model_fields}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with explicit overrides (e.g. from CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
