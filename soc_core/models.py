@@ -43,6 +43,7 @@ class RawRecord(msgspec.Struct, frozen=True, kw_only=True):
     unit: str | None = None  # unit code when the collector knows it
     format: str = "auto"  # parser hint, one of FORMATS
     host: str | None = None  # sending host; the Kafka partition key
+    offset: int | None = None  # byte offset of the record in its file (file sources)
 
 
 class Detection(msgspec.Struct, kw_only=True):
