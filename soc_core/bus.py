@@ -38,6 +38,10 @@ class Consumer(Protocol):
         """Commit past the given messages (default: everything returned by ``poll`` so far)."""
         ...
 
+    def seek_to_committed(self) -> None:
+        """Drop uncommitted progress so the next ``poll`` re-reads from the committed offsets."""
+        ...
+
     def close(self) -> None: ...
 
 
