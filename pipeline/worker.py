@@ -1,0 +1,143 @@
+"""Pipeline stage "process": soc.raw -> parse -> enrich -> detect -> soc.events + soc.alerts (+ soc.dlq).
+
+Neighbours: the collectors publish to ``soc.raw`` before it; the event indexer
+(:mod:`pipeline.indexer`) and the SOC API's alert sink consume what it publishes. Runs inside a
+:class:`soc_core.stage.StageLoop`: the raw offsets are committed only after the events, alerts and
+dead letters of the batch are flushed to the bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from detections.sigma import Detector
+from pipeline.enrich import AssetInventory
+from pipeline.parsers import parse_record
+from soc_core import serde, topics
+from soc_core.bus import Message, Producer
+from soc_core.ecs import get_field
+from soc_core.errors import ParseError
+from soc_core.ids import new_id
+from soc_core.models import DeadLetter, Detection, RawRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    received: int = 0
+    parsed: int = 0
+    dead_lettered: int = 0
+    detections: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ProcessedBatch:
+    events: list[dict[str, Any]]
+    detections: list[Detection]
+    dead_letters: list[DeadLetter]
+
+
+def dead_letter_for(record: RawRecord, stage: str, exc: BaseException) -> DeadLetter:
+    return DeadLetter(
+        id=record.id,
+        stage=stage,
+        reason=str(exc) or type(exc).__name__,
+        received=record.received,
+        source=record.source,
+        collector=record.collector,
+        data=record.data,
+        error_type=type(exc).__name__,
+    )
+
+
+class EventProcessor:
+    """Parse, enrich and detect over a batch of raw records; no I/O (shared by the worker and `soc detect`)."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        inventory: AssetInventory | None = None,
+        parse: Callable[[RawRecord], dict[str, Any]] = parse_record,
+    ) -> None:
+        self.detector = detector
+        self.inventory = inventory or AssetInventory.empty()
+        self.parse = parse
+        self.stats = WorkerStats()
+
+    def process(self, records: Sequence[RawRecord]) -> ProcessedBatch:
+        events: list[dict[str, Any]] = []
+        letters: list[DeadLetter] = []
+        for record in records:
+            self.stats.received += 1
+            try:
+                event = self.parse(record)
+            except ParseError as exc:
+                letters.append(dead_letter_for(record, "parse", exc))
+                continue
+            except Exception as exc:  # a parser bug must not lose the record
+                log.exception("parser crashed on record %s", record.id)
+                letters.append(dead_letter_for(record, "parse", exc))
+                continue
+            try:
+                self.inventory.enrich(event, record.unit)
+            except Exception as exc:
+                log.exception("enrichment crashed on record %s", record.id)
+                letters.append(dead_letter_for(record, "enrich", exc))
+                continue
+            events.append(event)
+        detections = self.detector.process(events) if events else []
+        self.stats.parsed += len(events)
+        self.stats.dead_lettered += len(letters)
+        self.stats.detections += len(detections)
+        for letter in letters:
+            self.stats.by_reason[letter.stage] = self.stats.by_reason.get(letter.stage, 0) + 1
+        return ProcessedBatch(events, detections, letters)
+
+
+class PipelineWorker:
+    """The bus-facing handler: decode raw messages, process, publish, flush (then the loop commits)."""
+
+    def __init__(self, processor: EventProcessor, producer: Producer, *, topic_prefix: str = "") -> None:
+        self.processor = processor
+        self.producer = producer
+        self.events_topic = topic_prefix + topics.EVENTS
+        self.alerts_topic = topic_prefix + topics.ALERTS
+        self.dlq_topic = topic_prefix + topics.DLQ
+
+    def handle(self, messages: Sequence[Message]) -> None:
+        records: list[RawRecord] = []
+        letters: list[DeadLetter] = []
+        for m in messages:
+            try:
+                records.append(serde.decode_raw(m.value))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                letters.append(
+                    DeadLetter(
+                        id=new_id(),
+                        stage="decode",
+                        reason=f"not a raw record: {exc}",
+                        received=time.time(),
+                        source=f"{m.topic}@{m.offset}",
+                        collector="bus",
+                        data=m.value,
+                        error_type=type(exc).__name__,
+                    )
+                )
+        batch = self.processor.process(records)
+        send = self.producer.send
+        for event in batch.events:
+            host = get_field(event, "host.name") or get_field(event, "source.ip")
+            send(self.events_topic, serde.encode_event(event), str(host).encode() if host else None)
+        for det in batch.detections:
+            send(self.alerts_topic, serde.encode_detection(det), det.dedup_key.encode())
+        for letter in [*letters, *batch.dead_letters]:
+            send(self.dlq_topic, serde.encode_dead_letter(letter), None)
+        self.producer.flush()

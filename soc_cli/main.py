@@ -1,0 +1,179 @@
+"""The ``soc`` command: the embedded SOC, offline detection, rules, users and the distributed roles."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from soc_core.errors import SocError
+
+app = typer.Typer(
+    name="soc",
+    help="Provincial SOC event pipeline: collectors, ECS pipeline, Sigma detection, SOC API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Validate and list Sigma rules.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage API users and tokens.", no_args_is_help=True)
+demo_app = typer.Typer(help="Synthetic provincial logs with ground truth.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(users_app, name="users")
+app.add_typer(demo_app, name="demo")
+
+err = Console(stderr=True)
+
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory (default ./.soc-data or SOC_DATA_DIR).")]
+
+
+def _fail(exc: SocError, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def up(
+    data: DataOpt = None,
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Replay bundled sample attack data.")] = False,
+    port: Annotated[int | None, typer.Option(help="API/UI port (default 8000 or SOC_API_PORT).")] = None,
+    syslog_port: Annotated[int | None, typer.Option(help="Syslog UDP+TCP port (default 5514).")] = None,
+) -> None:
+    """Run the embedded SOC (collectors, pipeline, API) in one process; Ctrl-C stops it cleanly."""
+    from soc_cli.embedded import run_embedded
+    from soc_core.settings import load_settings
+
+    try:
+        settings = load_settings(data_dir=data, api_port=port, syslog_port=syslog_port)
+        run_embedded(settings, demo=demo)
+    except SocError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def detect(
+    rules: Annotated[list[Path], typer.Option("--rules", help="Rule files or folders (repeatable).")],
+    input: Annotated[list[Path], typer.Option("--input", help="Input file or folder, read recursively (repeatable).")],
+    input_format: Annotated[
+        str, typer.Option("--input-format", help="auto|jsonl|evtx|syslog|auth|nginx|apache|winjson")
+    ] = "auto",
+    assets: Annotated[Path | None, typer.Option(help="Asset inventory (YAML/CSV) to enrich events.")] = None,
+) -> None:
+    """Offline detection: one JSON match per line on stdout, a summary on stderr."""
+    from soc_cli.detect import run_detect
+
+    try:
+        summary = run_detect(rules, input, input_format=input_format, assets=assets, err=err)
+    except SocError as exc:
+        raise _fail(exc) from exc
+    s = summary.as_dict()
+    err.print(
+        f"[bold]summary[/]: {s['files']} files, {s['events']} events, {s['bad_records']} bad records, "
+        f"{s['matches']} matches, rules loaded {s['rules_loaded']} / failed {s['rules_failed']}, "
+        f"{s['events_per_second']:.0f} events/s",
+        highlight=False,
+    )
+    sys.stderr.write(orjson.dumps({"summary": s}).decode() + "\n")
+
+
+@rules_app.command("check")
+def rules_check(paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")]) -> None:
+    """Validate rules; print each failure as file:line: reason. Exit 1 if any rule fails."""
+    from detections.sigma import check_rules
+
+    for p in paths:
+        if not p.exists():
+            raise _fail(SocError("no such file or directory", source=str(p)))
+    ok, failures = check_rules(paths)
+    for f in failures:
+        where = f.path if f.line is None else f"{f.path}:{f.line}"
+        typer.echo(f"{where}: {f.reason}")
+    err.print(f"{ok} rules ok, {len(failures)} failed")
+    raise typer.Exit(1 if failures else 0)
+
+
+@rules_app.command("list")
+def rules_list(paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")]) -> None:
+    """List loadable rules as JSON lines (id, title, level, tags, path)."""
+    from detections.sigma import RuleSet
+
+    ruleset = RuleSet.load(paths)
+    for r in ruleset.rules:
+        typer.echo(orjson.dumps({"id": r.id, "title": r.title, "level": r.level, "tags": r.tags, "path": r.path}))
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="admin|analyst|unit_reporter|feed_client")],
+    unit: Annotated[str | None, typer.Option(help="Unit code (required for unit_reporter).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Create a user and print its API token (shown once; only its hash is stored)."""
+    from soc_cli.embedded import add_user
+    from soc_core.settings import load_settings
+
+    try:
+        token = add_user(load_settings(data_dir=data), name, role, unit)
+    except SocError as exc:
+        raise _fail(exc) from exc
+    typer.echo(token)
+
+
+@demo_app.command("generate")
+def demo_generate(
+    out: Annotated[Path, typer.Argument(help="Output folder.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    hours: Annotated[float, typer.Option(help="Hours of logs.")] = 2.0,
+    scale: Annotated[float, typer.Option(help="Background volume multiplier.")] = 1.0,
+) -> None:
+    """Write synthetic provincial logs and ground_truth.jsonl into OUT."""
+    from soc_demo.generator import generate
+
+    truth = generate(out, seed=seed, hours=hours, scale=scale)
+    err.print(f"wrote demo logs to {out} ({len(truth)} ground-truth detections)")
+
+
+@app.command()
+def worker(data: DataOpt = None) -> None:
+    """Run the pipeline worker role (parse, enrich, detect, index) until interrupted."""
+    from soc_cli.roles import run_role
+    from soc_core.settings import load_settings
+
+    run_role("worker", load_settings(data_dir=data))
+
+
+@app.command()
+def collect(data: DataOpt = None) -> None:
+    """Run the collector role (syslog UDP/TCP and file tailing) until interrupted."""
+    from soc_cli.roles import run_role
+    from soc_core.settings import load_settings
+
+    run_role("collect", load_settings(data_dir=data))
+
+
+@app.command()
+def api(data: DataOpt = None) -> None:
+    """Run the API role (REST API, web UI and alert sink) until interrupted."""
+    from soc_cli.roles import run_role
+    from soc_core.settings import load_settings
+
+    run_role("api", load_settings(data_dir=data))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except SocError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
