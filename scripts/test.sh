@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test run, for developers and CI alike: lint, types, real services, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+echo "== lint"
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+echo "== typecheck"
+"$BIN/mypy"
+
+if [ -x scripts/services.sh ] && [ -d tests/distributed ]; then
+  echo "== services (real Kafka, Elasticsearch, PostgreSQL on loopback)"
+  scripts/services.sh start
+  trap 'scripts/services.sh stop' EXIT
+fi
+
+echo "== tests"
+mkdir -p .test-artifacts
+"$BIN/pytest" -p no:cacheprovider --junitxml=.test-artifacts/junit.xml "$@"
