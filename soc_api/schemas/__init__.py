@@ -1,0 +1,1 @@
+"""Pydantic models of the HTTP API (request and response bodies), by family."""
