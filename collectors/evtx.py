@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from evtx import PyEvtxParser
 
@@ -20,6 +21,7 @@ from soc_core.ids import stable_id
 from soc_core.models import DeadLetter, RawRecord
 
 EVTX_MAGIC = b"ElfFile\x00"
+MAX_CONSECUTIVE_ERRORS = 1000
 
 
 def is_evtx(path: Path) -> bool:
@@ -43,13 +45,15 @@ def iter_evtx_records(path: Path, *, unit: str | None = None) -> Iterator[RawRec
         raise InputError(f"cannot open EVTX file: {exc}", source=str(path)) from exc
     now = time.time()
     index = 0
+    consecutive_errors = 0
     while True:
         try:
-            rec = next(records)
+            item = next(records)
         except StopIteration:
             return
         except Exception as exc:  # the Rust parser reports damaged records as exceptions
             index += 1
+            consecutive_errors += 1
             yield DeadLetter(
                 id=stable_id("evtx-error", resolved, index),
                 stage="collector",
@@ -60,10 +64,22 @@ def iter_evtx_records(path: Path, *, unit: str | None = None) -> Iterator[RawRec
                 data=b"",
                 error_type=type(exc).__name__,
             )
-            if index > 1_000_000:
+            if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                yield DeadLetter(
+                    id=stable_id("evtx-abandoned", resolved, index),
+                    stage="collector",
+                    reason=f"gave up on the rest of the file after {consecutive_errors} damaged records in a row",
+                    received=now,
+                    source=str(path),
+                    collector="evtx",
+                    data=b"",
+                    error_type="InputError",
+                )
                 return
             continue
+        consecutive_errors = 0
         index += 1
+        rec: dict[str, Any] = item if isinstance(item, dict) else {}
         record_id = rec.get("event_record_id", index)
         yield RawRecord(
             id=stable_id("evtx", resolved, record_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 
@@ -34,11 +35,16 @@ from soc_core.stores import EventStore
 
 log = logging.getLogger(__name__)
 
-TOKEN_FILE = "admin.token"
+TOKEN_FILE = "admin.token"  # noqa: S105 - a file name, not a secret
 
 
 def add_user(settings: Settings, name: str, role: str, unit: str | None) -> str:
     sessions = open_database(settings)
+    if settings.assets_file is not None:
+        inventory = load_inventory(settings)
+        with sessions() as session:
+            sync_units(session, [(u.code, u.name, u.parent) for u in inventory.units.values()])
+            session.commit()
     with sessions() as session:
         try:
             _, token = create_user(session, name, role, unit)
@@ -68,7 +74,9 @@ def ingest_demo(settings: Settings, bus: Bus) -> int:
     marker = demo_dir / ".published"
     if marker.exists():
         return 0
-    generate(demo_dir)
+    # Recent timestamps, so the demo looks like the last two hours (whole minutes: deterministic per run).
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    generate(demo_dir, start=start)
     publisher = Publisher(
         bus.producer(),
         spool_dir=settings.data_dir / "spool-demo",
@@ -76,7 +84,12 @@ def ingest_demo(settings: Settings, bus: Bus) -> int:
         dlq_topic=settings.topic_prefix + topics.DLQ,
     )
     n = 0
-    formats = {"nginx_access.log": "nginx", "apache_access.log": "apache", "auth.log": "auth", "windows.jsonl": "winjson"}
+    formats = {
+        "nginx_access.log": "nginx",
+        "apache_access.log": "apache",
+        "auth.log": "auth",
+        "windows.jsonl": "winjson",
+    }
     for name, fmt in formats.items():
         path = demo_dir / name
         if not path.exists():
@@ -98,7 +111,7 @@ def serve_api(settings: Settings, store: EventStore, ruleset: RuleSet) -> None:
     uvicorn.Server(config).run()
 
 
-def _banner(settings: Settings, token: str, syslog_udp: int, syslog_tcp: int, demo_records: int) -> str:
+def _banner(settings: Settings, token: str, syslog_udp: int | None, syslog_tcp: int | None, demo_records: int) -> str:
     url = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
         "",
@@ -147,4 +160,3 @@ def run_embedded(settings: Settings, *, demo: bool = False) -> None:
 
 
 __all__ = ["add_user", "ingest_demo", "run_embedded", "serve_api"]
-

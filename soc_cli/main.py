@@ -27,7 +27,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory (default ./.soc-data or SOC_DATA_DIR).")]
 
@@ -77,6 +77,7 @@ def detect(
         f"{s['matches']} matches, rules loaded {s['rules_loaded']} / failed {s['rules_failed']}, "
         f"{s['events_per_second']:.0f} events/s",
         highlight=False,
+        soft_wrap=True,
     )
     sys.stderr.write(orjson.dumps({"summary": s}).decode() + "\n")
 
@@ -92,9 +93,10 @@ def rules_check(paths: Annotated[list[Path], typer.Argument(help="Rule files or 
     ok, failures = check_rules(paths)
     for f in failures:
         where = f.path if f.line is None else f"{f.path}:{f.line}"
-        typer.echo(f"{where}: {f.reason}")
-    err.print(f"{ok} rules ok, {len(failures)} failed")
-    raise typer.Exit(1 if failures else 0)
+        typer.echo(f"{where}: {f.severity}: {f.reason}")
+    errors = sum(1 for f in failures if f.severity == "error")
+    err.print(f"{ok} rules ok, {errors} failed, {len(failures) - errors} warnings")
+    raise typer.Exit(1 if errors else 0)
 
 
 @rules_app.command("list")
@@ -168,6 +170,7 @@ def api(data: DataOpt = None) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app()
     except SocError as exc:

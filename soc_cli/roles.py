@@ -142,14 +142,22 @@ class _PublisherFlush:
 def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
     prefix = settings.topic_prefix
     publisher = Publisher(
-        bus.producer(), spool_dir=settings.data_dir / "spool", raw_topic=prefix + topics.RAW, dlq_topic=prefix + topics.DLQ
+        bus.producer(),
+        spool_dir=settings.data_dir / "spool",
+        raw_topic=prefix + topics.RAW,
+        dlq_topic=prefix + topics.DLQ,
     )
-    syslog = SyslogServer(publisher, host=settings.syslog_host, port=settings.syslog_port, max_message=settings.syslog_max_message)
+    syslog = SyslogServer(
+        publisher, host=settings.syslog_host, port=settings.syslog_port, max_message=settings.syslog_max_message
+    )
     role = Role([_PublisherFlush(publisher), syslog])
     if settings.tail:
         specs = [TailSpec(Path(t["path"]), t.get("format", "auto"), t.get("unit")) for t in settings.tail]
         tail_publisher = Publisher(
-            bus.producer(), spool_dir=settings.data_dir / "spool-tail", raw_topic=prefix + topics.RAW, dlq_topic=prefix + topics.DLQ
+            bus.producer(),
+            spool_dir=settings.data_dir / "spool-tail",
+            raw_topic=prefix + topics.RAW,
+            dlq_topic=prefix + topics.DLQ,
         )
         role.components.append(_PublisherFlush(tail_publisher))
         role.components.append(FileTailer(specs, tail_publisher, state_path=settings.data_dir / "tail-state.json"))

@@ -82,7 +82,9 @@ class _YamlSource(PydanticBaseSettingsSource):
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            raise ConfigError(f"invalid YAML: {exc}", source=str(path), line=None if line is None else line + 1) from exc
+            raise ConfigError(
+                f"invalid YAML: {exc}", source=str(path), line=None if line is None else line + 1
+            ) from exc
         if not isinstance(data, dict):
             raise ConfigError("settings file must hold a mapping", source=str(path))
         return data

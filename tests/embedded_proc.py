@@ -47,7 +47,9 @@ class EmbeddedSoc:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"soc up exited with {self.proc.returncode}:\n{self.log.read_text(errors='replace')}")
+                raise AssertionError(
+                    f"soc up exited with {self.proc.returncode}:\n{self.log.read_text(errors='replace')}"
+                )
             try:
                 if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
                     return

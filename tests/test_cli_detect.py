@@ -24,7 +24,8 @@ def test_detect_matches_equal_generator_ground_truth(tmp_path: Path) -> None:
     out = tmp_path / "logs"
     truth = generate(out, seed=11)
     assert truth, "generator produced no attack scenarios"
-    proc = soc("detect", "--rules", "detections/rules", "--input", str(out))
+    logs = sorted(p for p in out.iterdir() if p.name != "ground_truth.jsonl")
+    proc = soc("detect", "--rules", "detections/rules", *(a for p in logs for a in ("--input", str(p))))
     assert proc.returncode == 0, proc.stderr
     matches = [json.loads(line) for line in proc.stdout.splitlines()]
     for m in matches:
@@ -63,7 +64,9 @@ def test_detect_unusable_input_exits_nonzero_with_message(tmp_path: Path) -> Non
 
 def test_rules_check_reports_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text("title: broken\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a|nosuchmodifier: x\n  condition: sel\n")
+    bad.write_text(
+        "title: broken\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a|nosuchmodifier: x\n  condition: sel\n"
+    )
     proc = soc("rules", "check", str(bad))
     assert proc.returncode == 1
     assert str(bad) in proc.stdout

@@ -39,7 +39,9 @@ def test_demo_alerts_listed_with_token_and_refused_without(soc_demo: EmbeddedSoc
     banner = soc_demo.output()
     assert f"http://127.0.0.1:{soc_demo.api_port}/" in banner
     assert soc_demo.token in banner
-    alerts = wait_for(lambda: soc_demo.get("/api/v1/alerts")["items"], timeout=max(1.0, 30 - (time.monotonic() - started)))
+    alerts = wait_for(
+        lambda: soc_demo.get("/api/v1/alerts")["items"], timeout=max(1.0, 30 - (time.monotonic() - started))
+    )
     assert alerts, f"no demo alerts within 30 s of start:\n{soc_demo.output()}"
     assert {"rule_id", "level", "status", "count"} <= set(alerts[0])
     r = httpx.get(f"{soc_demo.url}/api/v1/alerts", timeout=5)

@@ -56,7 +56,9 @@ def test_event_without_id_is_refused(tmp_path: Path) -> None:
 
 def test_dead_letters_idempotent(tmp_path: Path) -> None:
     store = SqliteEventStore(tmp_path / "e.db")
-    letter = DeadLetter(id="r1", stage="parse", reason="binary data", received=1.0, source="s", collector="c", data=b"\x00\xff")
+    letter = DeadLetter(
+        id="r1", stage="parse", reason="binary data", received=1.0, source="s", collector="c", data=b"\x00\xff"
+    )
     assert store.write_dead_letters([letter, letter]) == 1
     assert store.count_dead_letters() == 1
     assert store.dead_letters()[0].data == b"\x00\xff"

@@ -68,7 +68,8 @@ class SqliteBus:
         conn = _connect(self.path, durable=self.durable)
         try:
             rows = conn.execute(
-                f"SELECT topic, next_offset FROM heads WHERE topic IN ({','.join('?' * len(topics))})", list(topics)
+                f"SELECT topic, next_offset FROM heads WHERE topic IN ({','.join('?' * len(topics))})",  # noqa: S608
+                list(topics),
             ).fetchall()
         finally:
             conn.close()
@@ -80,7 +81,9 @@ class SqliteBus:
         conn = _connect(self.path, durable=self.durable)
         try:
             head = conn.execute("SELECT next_offset FROM heads WHERE topic=?", (topic,)).fetchone()
-            pos = conn.execute("SELECT next_offset FROM group_offsets WHERE grp=? AND topic=?", (group, topic)).fetchone()
+            pos = conn.execute(
+                "SELECT next_offset FROM group_offsets WHERE grp=? AND topic=?", (group, topic)
+            ).fetchone()
         finally:
             conn.close()
         return int(head[0] if head else 0) - int(pos[0] if pos else 0)
@@ -95,7 +98,9 @@ class SqliteBus:
                 row = conn.execute("SELECT MIN(next_offset) FROM group_offsets WHERE topic=?", (topic,)).fetchone()
                 if row is None or row[0] is None:
                     continue
-                cur = conn.execute("DELETE FROM messages WHERE topic=? AND offset<? AND ts<?", (topic, int(row[0]), cutoff))
+                cur = conn.execute(
+                    "DELETE FROM messages WHERE topic=? AND offset<? AND ts<?", (topic, int(row[0]), cutoff)
+                )
                 removed += cur.rowcount
         finally:
             conn.close()
@@ -164,7 +169,9 @@ class SqliteConsumer:
         self._position: dict[str, int] = {}
         self._polled: dict[str, int] = {}  # topic -> offset after the last message returned
         for topic in topics:
-            row = conn.execute("SELECT next_offset FROM group_offsets WHERE grp=? AND topic=?", (group, topic)).fetchone()
+            row = conn.execute(
+                "SELECT next_offset FROM group_offsets WHERE grp=? AND topic=?", (group, topic)
+            ).fetchone()
             self._position[topic] = int(row[0]) if row else 0
             if row is None:
                 conn.execute(

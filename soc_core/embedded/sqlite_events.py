@@ -131,7 +131,8 @@ class SqliteEventStore:
         conn = self._conn()
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
-            rows = conn.execute(f"SELECT doc FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            placeholders = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT doc FROM events WHERE id IN ({placeholders})", chunk).fetchall()  # noqa: S608
             out.extend(orjson.loads(r[0]) for r in rows)
         return out
 
@@ -160,10 +161,14 @@ class SqliteEventStore:
 
     def search(self, query: EventQuery) -> list[dict[str, Any]]:
         where, params = self._where(query)
-        rows = self._conn().execute(
-            f"SELECT doc FROM events{where} ORDER BY ts DESC LIMIT ? OFFSET ?",  # noqa: S608 - clauses are ours
-            [*params, query.limit, query.offset],
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT doc FROM events{where} ORDER BY ts DESC LIMIT ? OFFSET ?",  # noqa: S608 - clauses are ours
+                [*params, query.limit, query.offset],
+            )
+            .fetchall()
+        )
         return [orjson.loads(r[0]) for r in rows]
 
     def count(self, query: EventQuery | None = None) -> int:
@@ -175,11 +180,15 @@ class SqliteEventStore:
         return int(self._conn().execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        rows = self._conn().execute(
-            "SELECT id, stage, reason, error_type, received, source, collector, data FROM dead_letters "
-            "ORDER BY received DESC LIMIT ? OFFSET ?",
-            (limit, offset),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, stage, reason, error_type, received, source, collector, data FROM dead_letters "
+                "ORDER BY received DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            )
+            .fetchall()
+        )
         return [
             DeadLetter(
                 id=r[0], stage=r[1], reason=r[2], error_type=r[3], received=r[4], source=r[5], collector=r[6], data=r[7]

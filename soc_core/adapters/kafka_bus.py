@@ -1,0 +1,315 @@
+"""Kafka adapter of the bus (distributed mode): :class:`KafkaBus` implements :class:`soc_core.bus.Bus`.
+
+Neighbours: collectors publish raw records through :meth:`KafkaBus.producer`; pipeline workers
+read them in a consumer group through :meth:`KafkaBus.consumer` and commit offsets only after
+their downstream write succeeded (at-least-once; every sink is idempotent by record id).
+
+Failure contract (same as the embedded bus):
+
+- ``send`` buffers. If the broker cannot be reached, ``send`` does not block for long: the first
+  failure is remembered and later sends are not attempted, and the next ``flush`` raises
+  :class:`~soc_core.errors.BusUnavailable`. After that error nothing sent since the previous
+  successful ``flush`` is guaranteed: the caller spools and re-sends it (duplicates are fine).
+- ``flush`` is bounded by ``timeout_s`` (default 10 s).
+- ``commit`` commits past the messages ``poll`` returned (or the given ones), only for partitions
+  still assigned to this consumer; a lost assignment means those messages will be redelivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from soc_core.bus import Message
+from soc_core.errors import BusError, BusUnavailable
+
+__all__ = ["KafkaBus", "KafkaConsumerAdapter", "KafkaProducerAdapter"]
+
+_TOPIC_EXISTS = TopicAlreadyExistsError.errno
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """Errors that mean "the cluster cannot be reached now" (retry later) rather than a bad record."""
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+
+
+def _bus_error(action: str, bootstrap: str, exc: BaseException) -> BusError:
+    message = f"{action} failed: {type(exc).__name__}: {exc}"
+    if _is_unavailable(exc):
+        return BusUnavailable(message, source=f"kafka://{bootstrap}")
+    return BusError(message, source=f"kafka://{bootstrap}")
+
+
+class KafkaProducerAdapter:
+    """A :class:`soc_core.bus.Producer` on :class:`kafka.KafkaProducer` (acks=all, idempotent)."""
+
+    def __init__(self, bootstrap: str, config: dict[str, Any], *, topic_prefix: str, timeout_s: float) -> None:
+        self._bootstrap = bootstrap
+        self._config = config
+        self._prefix = topic_prefix
+        self._timeout_s = timeout_s
+        self._producer: Any = None  # created on first use, so a dead broker surfaces at flush
+        self._pending: list[Any] = []
+        self._failure: BaseException | None = None
+        self._closed = False
+
+    def _client(self) -> Any:
+        if self._producer is None:
+            self._producer = KafkaProducer(bootstrap_servers=self._bootstrap, **self._config)
+        return self._producer
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        if self._closed:
+            raise BusError("send on a closed producer", source=f"kafka://{self._bootstrap}")
+        if self._failure is not None:
+            return  # the broker is already known unreachable; flush will raise
+        try:
+            future = self._client().send(self._prefix + topic, value=value, key=key)
+        except KafkaError as exc:
+            if not _is_unavailable(exc):
+                raise _bus_error(f"send to {topic}", self._bootstrap, exc) from exc
+            self._failure = exc
+            return
+        self._pending.append(future)
+
+    def flush(self) -> None:
+        if self._failure is not None:
+            exc, self._failure = self._failure, None
+            self._discard()
+            raise BusUnavailable(
+                f"Kafka unreachable, nothing since the last flush is durable: {type(exc).__name__}: {exc}",
+                source=f"kafka://{self._bootstrap}",
+            ) from exc
+        if self._producer is None:
+            return
+        try:
+            self._producer.flush(timeout=self._timeout_s)
+        except KafkaError as exc:
+            self._discard()
+            raise BusUnavailable(
+                f"flush did not complete within {self._timeout_s:g}s: {exc}", source=f"kafka://{self._bootstrap}"
+            ) from exc
+        pending, self._pending = self._pending, []
+        for future in pending:
+            if future.failed():
+                self._discard()
+                raise _bus_error("delivery", self._bootstrap, future.exception)
+
+    def _discard(self) -> None:
+        """Drop the client and whatever it still buffers, so nothing stale is delivered out of order later."""
+        self._pending = []
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=0)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=self._timeout_s)
+
+
+class KafkaConsumerAdapter:
+    """A :class:`soc_core.bus.Consumer` on :class:`kafka.KafkaConsumer` with manual commits."""
+
+    def __init__(self, bootstrap: str, consumer: Any, *, topic_prefix: str, timeout_s: float) -> None:
+        self._bootstrap = bootstrap
+        self._consumer = consumer
+        self._prefix = topic_prefix
+        self._timeout_ms = int(timeout_s * 1000)
+        self._returned: dict[TopicPartition, int] = {}  # next offset past what poll returned
+        self._closed = False
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except KafkaError as exc:
+            raise _bus_error("poll", self._bootstrap, exc) from exc
+        out: list[Message] = []
+        for tp, records in batches.items():
+            for rec in records:
+                out.append(
+                    Message(
+                        topic=self._logical(rec.topic),
+                        partition=rec.partition,
+                        offset=rec.offset,
+                        key=rec.key,
+                        value=rec.value if rec.value is not None else b"",
+                        timestamp=rec.timestamp / 1000.0,
+                    )
+                )
+            if records:
+                self._returned[tp] = max(self._returned.get(tp, 0), records[-1].offset + 1)
+        return out
+
+    def _logical(self, topic: str) -> str:
+        return topic[len(self._prefix) :] if self._prefix and topic.startswith(self._prefix) else topic
+
+    def commit(self, messages: Sequence[Message] | None = None) -> None:
+        if messages is None:
+            wanted = dict(self._returned)
+        else:
+            wanted = {}
+            for msg in messages:
+                tp = TopicPartition(self._prefix + msg.topic, msg.partition)
+                wanted[tp] = max(wanted.get(tp, 0), msg.offset + 1)
+        try:
+            assigned = set(self._consumer.assignment())
+        except KafkaError as exc:
+            raise _bus_error("commit", self._bootstrap, exc) from exc
+        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in wanted.items() if tp in assigned}
+        for tp in list(self._returned):
+            if tp not in assigned:
+                del self._returned[tp]  # revoked: the new owner re-reads from the last commit
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=offsets, timeout_ms=self._timeout_ms)
+        except KafkaError as exc:
+            raise _bus_error("commit", self._bootstrap, exc) from exc
+        for tp, committed in offsets.items():
+            if self._returned.get(tp, 0) <= committed.offset:
+                self._returned.pop(tp, None)
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs currently assigned to this consumer (logical topic names)."""
+        return {(self._logical(tp.topic), tp.partition) for tp in self._consumer.assignment()}
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._consumer.close(autocommit=False, timeout_ms=self._timeout_ms)
+
+
+class KafkaBus:
+    """Factory of Kafka producers and consumers for one cluster (implements :class:`soc_core.bus.Bus`).
+
+    ``topic_prefix`` is prepended to every topic name on the wire (isolation of tenants or tests);
+    :class:`~soc_core.bus.Message` carries the logical (unprefixed) topic.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        topic_prefix: str = "",
+        client_id: str = "soc",
+        session_timeout_ms: int = 6000,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic_prefix = topic_prefix
+        self.client_id = client_id
+        self.session_timeout_ms = session_timeout_ms
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._children: list[KafkaProducerAdapter | KafkaConsumerAdapter] = []
+
+    def _timeouts(self) -> dict[str, Any]:
+        ms = int(self.timeout_s * 1000)
+        return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+
+    def ensure_topics(self, partitions: dict[str, int], retention_ms: dict[str, int] | None = None) -> None:
+        """Create missing topics with the given partition counts; grow existing ones that have fewer.
+
+        Partitions are never removed (Kafka cannot); retention is only set on creation.
+        """
+        retention_ms = retention_ms or {}
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id, **self._timeouts())
+        except KafkaError as exc:
+            raise _bus_error("connect (admin)", self.bootstrap, exc) from exc
+        try:
+            wanted = {self.topic_prefix + name: count for name, count in partitions.items()}
+            existing = set(admin.list_topics())
+            missing = {name: count for name, count in wanted.items() if name not in existing}
+            if missing:
+                spec: dict[str, dict[str, Any]] = {}
+                for name, count in missing.items():
+                    entry: dict[str, Any] = {"num_partitions": count, "replication_factor": -1}
+                    logical = name[len(self.topic_prefix) :]
+                    if logical in retention_ms:
+                        entry["configs"] = {"retention.ms": str(retention_ms[logical])}
+                    spec[name] = entry
+                result = admin.create_topics(spec, raise_errors=False)
+                for topic in result["topics"]:
+                    if topic["error_code"] not in (0, _TOPIC_EXISTS):
+                        raise BusError(
+                            f"cannot create topic {topic['name']}: error {topic['error_code']} "
+                            f"{topic.get('error_message') or ''}".rstrip(),
+                            source=f"kafka://{self.bootstrap}",
+                        )
+                admin.wait_for_topics(list(missing), timeout_ms=int(self.timeout_s * 1000))
+            present = [name for name in wanted if name in existing]
+            if present:
+                grow = {
+                    t["name"]: wanted[t["name"]]
+                    for t in admin.describe_topics(present)
+                    if len(t["partitions"]) < wanted[t["name"]]
+                }
+                if grow:
+                    admin.create_partitions(grow)
+        except KafkaError as exc:
+            raise _bus_error("ensure_topics", self.bootstrap, exc) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                admin.close()
+
+    def producer(self) -> KafkaProducerAdapter:
+        ms = int(self.timeout_s * 1000)
+        config: dict[str, Any] = {
+            "client_id": self.client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 5,
+            "max_block_ms": ms,
+            "request_timeout_ms": ms,
+            "delivery_timeout_ms": ms + 5 + 1000,  # must be >= linger + request timeout
+            "bootstrap_timeout_ms": ms,
+            "reconnect_backoff_max_ms": 1000,
+        }
+        adapter = KafkaProducerAdapter(self.bootstrap, config, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s)
+        with self._lock:
+            self._children.append(adapter)
+        return adapter
+
+    def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumerAdapter:
+        try:
+            consumer = KafkaConsumer(
+                *[self.topic_prefix + t for t in topics],
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                group_id=self.topic_prefix + group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=self.session_timeout_ms,
+                heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
+                reconnect_backoff_max_ms=1000,
+                **self._timeouts(),
+            )
+        except KafkaError as exc:
+            raise _bus_error("connect (consumer)", self.bootstrap, exc) from exc
+        adapter = KafkaConsumerAdapter(
+            self.bootstrap, consumer, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s
+        )
+        with self._lock:
+            self._children.append(adapter)
+        return adapter
+
+    def close(self) -> None:
+        with self._lock:
+            children, self._children = self._children, []
+        for child in children:
+            child.close()
