@@ -25,7 +25,9 @@ users_app = typer.Typer(help="Manage API users and tokens.", no_args_is_help=Tru
 demo_app = typer.Typer(help="Synthetic provincial logs with ground truth.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(users_app, name="users")
+bench_app = typer.Typer(help="Benchmarks: figures with ratios to a reference run in the same invocation.")
 app.add_typer(demo_app, name="demo")
+app.add_typer(bench_app, name="bench")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -139,6 +141,47 @@ def demo_generate(
 
     truth = generate(out, seed=seed, hours=hours, scale=scale)
     err.print(f"wrote demo logs to {out} ({len(truth)} ground-truth detections)")
+
+
+@bench_app.command("detect")
+def bench_detect(
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Rule files or folders (default: project rules).")
+    ] = None,
+    scale: Annotated[float, typer.Option(help="Demo data volume multiplier.")] = 3.0,
+) -> None:
+    """Detection stage and `soc detect` events/s vs a naive every-rule-on-every-event loop."""
+    from bench import detect as bench_detect_mod
+
+    bench_detect_mod.run(scale=scale, rules=rules or (bench_detect_mod.PROJECT_RULES,)).print()
+
+
+@bench_app.command("bus")
+def bench_bus(n: Annotated[int, typer.Option(help="Messages.")] = 100_000) -> None:
+    """Embedded bus produce/consume rate vs committing every message."""
+    from bench import bus as bench_bus_mod
+
+    bench_bus_mod.run(n).print()
+
+
+@bench_app.command("syslog")
+def bench_syslog() -> None:
+    """Syslog messages/s accepted without loss (UDP paced, TCP flat out) vs a bare socket."""
+    from bench import syslog as bench_syslog_mod
+
+    bench_syslog_mod.run().print()
+
+
+@bench_app.command("all")
+def bench_all() -> None:
+    """Every benchmark, one after the other."""
+    from bench import bus as bench_bus_mod
+    from bench import detect as bench_detect_mod
+    from bench import syslog as bench_syslog_mod
+
+    bench_detect_mod.run().print()
+    bench_bus_mod.run().print()
+    bench_syslog_mod.run().print()
 
 
 @app.command()
