@@ -201,3 +201,11 @@ def test_file_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert AssetInventory.load(empty).assets == []
+
+
+def test_enrich_web_virtual_host_before_outside_client(inv: AssetInventory) -> None:
+    # an attack from outside on the portal: the unit is the portal's, found by url.domain
+    ev: dict[str, Any] = {"url": {"domain": "PORTAL.thanhhoa.gov.vn"}, "source": {"ip": "10.20.0.5"}}
+    inv.enrich(ev)
+    assert get_field(ev, "soc.asset.name") == "portal"
+    assert get_field(ev, "soc.unit.code") == "TH.VP"

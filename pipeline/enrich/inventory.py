@@ -147,8 +147,8 @@ class AssetInventory:
     def enrich(self, event: dict[str, Any], record_unit: str | None = None) -> None:
         """Set the ``soc.*`` fields on ``event`` from the first matching asset.
 
-        Order: ``host.ip``, ``host.name``, ``destination.ip``, ``log.syslog.hostname``, then
-        ``source.ip``, then ``record_unit`` (unit fields only).
+        Order: ``host.ip``, ``host.name``, ``destination.ip``, ``log.syslog.hostname``,
+        ``url.domain`` (web virtual host), then ``source.ip``, then ``record_unit`` (unit fields only).
         """
         asset = self._match(event)
         if asset is not None:
@@ -216,6 +216,8 @@ def _candidates(event: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     for value in _values(_sub(event, "destination", "ip")):
         yield value, True
     for value in _values(_sub(event, "log", "syslog", "hostname")):
+        yield value, False
+    for value in _values(_sub(event, "url", "domain")):  # the virtual host a web request was for
         yield value, False
     for value in _values(_sub(event, "source", "ip")):
         yield value, True
