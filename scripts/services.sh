@@ -40,7 +40,8 @@ ES_TRANSPORT_PORT=${SOC_ES_TRANSPORT_PORT:-19300}
 PG_PORT=${SOC_PG_PORT:-15432}
 SVC_USER=${SOC_SERVICES_USER:-socsvc}
 WAIT_SECONDS=${SOC_SERVICES_WAIT:-120}
-ALL_SERVICES=(kafka es pg)
+ALL_SERVICES=(es kafka pg)
+LAUNCH_PID=
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "services.sh: $*"; exit 1; }
@@ -182,6 +183,7 @@ kafka_launch() {
         "$java" -D"$KAFKA_MARKER" -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -cp "$(<"$KAFKA_CP")" \
         kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/logs/stdout.log" 2>&1 </dev/null &
+    LAUNCH_PID=$!
 }
 
 kafka_ready() {
@@ -272,10 +274,11 @@ es_launch() {
     as_svc env ES_JAVA_HOME="$jhome" ES_PATH_CONF="$ES_DIR/config" ES_TMPDIR="$ES_DIR/tmp" \
         ES_JAVA_OPTS="${SOC_ES_JAVA_OPTS:--Xms512m -Xmx512m}" \
         "$ES_HOME/bin/elasticsearch" -d -p "$ES_DIR/es.pid" >"$ES_DIR/logs/launcher.log" 2>&1 </dev/null &
+    LAUNCH_PID=$!
 }
 
 es_ready() {
-    curl -fsS -o /dev/null -m 3 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s"
+    curl -fs -o /dev/null -m 3 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s"
 }
 
 # ------------------------------------------------------------------------------------- PostgreSQL
@@ -320,23 +323,22 @@ pg_launch() {
     if [[ ! -f $PG_DIR/data/PG_VERSION ]]; then
         as_svc "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
             -E UTF8 --locale=C.UTF-8 >"$PG_DIR/logs/initdb.log" 2>&1 || die "pg: initdb failed, see $PG_DIR/logs/initdb.log"
-        rm -f "$PG_DIR/role-created"
     fi
     # pg_ctl -w waits until the server accepts connections (or fails).
     as_svc "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/logs/postgres.log" -w -t "$WAIT_SECONDS" \
         -o "-p $PG_PORT -k $PG_DIR/sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" \
-        start >/dev/null || die "pg: start failed, see $PG_DIR/logs/postgres.log"
+        start >"$PG_DIR/logs/pg_ctl.log" 2>&1 || die "pg: start failed, see $PG_DIR/logs/pg_ctl.log and postgres.log"
     head -1 "$PG_DIR/data/postmaster.pid" >"$PG_DIR/postmaster.pid.copy"
-    if [[ ! -f $PG_DIR/role-created ]]; then
-        local pass
-        pass=$(pg_password)
-        # The password goes through stdin, never through the command line or the log.
-        as_svc "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres -d postgres \
-            -v pass="$pass" >/dev/null <<'EOF' || die "pg: creating role soc failed"
-SELECT format('CREATE ROLE soc LOGIN CREATEDB PASSWORD %L', :'pass') \gexec
+    local pass
+    pass=$(pg_password)
+    # Create/refresh the role on every start (the password always matches the env file). The
+    # password reaches psql through stdin, never through a command line or a log.
+    as_svc "$bin/psql" -q -X -v ON_ERROR_STOP=1 -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres -d postgres \
+        >/dev/null 2>"$PG_DIR/logs/role.log" <<EOF || die "pg: creating role soc failed, see $PG_DIR/logs/role.log"
+\set pass '$pass'
+SELECT 'CREATE ROLE soc LOGIN CREATEDB' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'soc') \gexec
+SELECT format('ALTER ROLE soc PASSWORD %L', :'pass') \gexec
 EOF
-        touch "$PG_DIR/role-created"
-    fi
 }
 
 pg_ready() {
@@ -347,6 +349,9 @@ pg_ready() {
 
 # ------------------------------------------------------------------------------------- commands
 svc_running() { "${1}_running"; }
+
+declare -A LAUNCHER=()
+launcher_alive() { [[ -n ${LAUNCHER[$1]:-} && -e /proc/${LAUNCHER[$1]} ]]; }
 
 write_env() {
     local pass
@@ -382,8 +387,13 @@ cmd_start() {
     t0=$SECONDS
     mkdir -p "$CACHE" "$RUN" "$M2" "$DIST"
     ensure_user
-    for svc in "$@"; do
+    for svc in "$@"; do  # downloads first (sequential: one Maven repository)
+        case $svc in kafka) kafka_running || kafka_fetch ;; es) es_running || es_fetch ;; pg) pg_running || pg_install ;; esac
+    done
+    for svc in "$@"; do  # then launch, slowest first (callers pass es before kafka before pg)
         "${svc}_launch"
+        LAUNCHER[$svc]=${LAUNCH_PID:-}
+        LAUNCH_PID=
         pending+=("$svc")
     done
     write_env
@@ -393,13 +403,10 @@ cmd_start() {
         for svc in "${pending[@]}"; do
             if "${svc}_ready"; then
                 echo "$svc: up  $(describe "$svc")  pid $(svc_pid "$svc")  ($((SECONDS - t0))s)"
-            elif ! svc_running "$svc" && [[ $svc != es || ! -e /proc/$(jobs -p | head -1) ]] && ! "${svc}_running"; then
-                # give a freshly forked launcher a moment to write its pid file
-                sleep 1
-                svc_running "$svc" || die "$svc: exited during start-up; see the logs under $RUN/$svc/logs"
+            elif svc_running "$svc" || launcher_alive "$svc"; then
                 still+=("$svc")
             else
-                still+=("$svc")
+                die "$svc: exited during start-up; see the logs under $RUN/$svc/logs"
             fi
         done
         pending=("${still[@]+"${still[@]}"}")
@@ -431,6 +438,8 @@ cmd_stop() {
         pid=$(svc_pid "$svc")
         if [[ $svc == pg && $sig == TERM ]]; then
             as_svc "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null || true
+        elif [[ $sig == KILL && $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]]; then
+            kill -KILL -- "-$pid" 2>/dev/null || true  # the service's own process group (pg backends)
         else
             kill "-$sig" "$pid" 2>/dev/null || true
         fi
@@ -459,38 +468,46 @@ cmd_status() {
     return $rc
 }
 
-services_from_args() {
-    local s
-    if (($# == 0)); then echo "${ALL_SERVICES[@]}"; return 0; fi
+services_from_args() {  # normalised names, in the order es kafka pg (slowest start first)
+    local s want=" "
+    (($# == 0)) && set -- "${ALL_SERVICES[@]}"
     for s in "$@"; do
         case $s in
-            kafka) echo kafka ;;
-            es | elasticsearch) echo es ;;
-            pg | postgres | postgresql) echo pg ;;
+            kafka) want+="kafka " ;;
+            es | elasticsearch) want+="es " ;;
+            pg | postgres | postgresql) want+="pg " ;;
             *) die "unknown service '$s' (kafka, es, pg)" ;;
         esac
     done
+    for s in "${ALL_SERVICES[@]}"; do
+        [[ $want == *" $s "* ]] && echo "$s"
+    done
+    return 0
 }
 
 main() {
     local cmd=${1:-}
     (($#)) && shift
-    local svcs
+    local svcs list
     case $cmd in
         start)
-            read -r -a svcs <<<"$(services_from_args "$@" | tr '\n' ' ')"
+            list=$(services_from_args "$@") || exit 2
+            read -r -a svcs <<<"$(tr '\n' ' ' <<<"$list")"
             cmd_start "${svcs[@]}"
             ;;
         stop)
-            read -r -a svcs <<<"$(services_from_args "$@" | tr '\n' ' ')"
+            list=$(services_from_args "$@") || exit 2
+            read -r -a svcs <<<"$(tr '\n' ' ' <<<"$list")"
             cmd_stop TERM "${svcs[@]}"
             ;;
         kill)
-            read -r -a svcs <<<"$(services_from_args "$@" | tr '\n' ' ')"
+            list=$(services_from_args "$@") || exit 2
+            read -r -a svcs <<<"$(tr '\n' ' ' <<<"$list")"
             cmd_stop KILL "${svcs[@]}"
             ;;
         restart)
-            read -r -a svcs <<<"$(services_from_args "$@" | tr '\n' ' ')"
+            list=$(services_from_args "$@") || exit 2
+            read -r -a svcs <<<"$(tr '\n' ' ' <<<"$list")"
             cmd_stop TERM "${svcs[@]}"
             cmd_start "${svcs[@]}"
             ;;

@@ -1,0 +1,158 @@
+"""KafkaBus against a real Apache Kafka broker (started by scripts/services.sh)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient
+
+from soc_core.adapters.kafka_bus import KafkaBus, KafkaConsumerAdapter
+from soc_core.bus import Message
+from soc_core.errors import BusUnavailable
+from tests.distributed.conftest import free_port
+
+pytestmark = pytest.mark.distributed
+
+PATIENCE_S = 30.0  # upper bound for a poll loop; tests end as soon as the data is there
+
+
+def poll_until(consumer: KafkaConsumerAdapter, count: int) -> list[Message]:
+    got: list[Message] = []
+    deadline = time.monotonic() + PATIENCE_S
+    while len(got) < count and time.monotonic() < deadline:
+        got.extend(consumer.poll(max_records=500, timeout=0.5))
+    return got
+
+
+def test_round_trip_keeps_keys_values_and_key_partitioning(kafka_bus_factory: Callable[..., KafkaBus]) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.raw": 4})
+    producer = bus.producer()
+    sent = [(f"host-{i % 3}".encode(), f"record-{i}".encode()) for i in range(30)]
+    for key, value in sent:
+        producer.send("soc.raw", value, key=key)
+    producer.flush()
+
+    got = poll_until(bus.consumer("workers", ["soc.raw"]), len(sent))
+
+    assert sorted((m.key, m.value) for m in got) == sorted(sent)
+    assert {m.topic for m in got} == {"soc.raw"}  # logical name, prefix stripped
+    partitions_by_key: dict[bytes | None, set[int]] = {}
+    for m in got:
+        partitions_by_key.setdefault(m.key, set()).add(m.partition)
+    assert all(len(p) == 1 for p in partitions_by_key.values())  # one host -> one partition (ordering)
+    for host in partitions_by_key:  # order per key is preserved
+        values = [m.value for m in sorted(got, key=lambda m: m.offset) if m.key == host]
+        assert values == [v for k, v in sent if k == host]
+
+
+def test_uncommitted_messages_are_redelivered_committed_ones_are_not(
+    kafka_bus_factory: Callable[..., KafkaBus],
+) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.events": 1})
+    producer = bus.producer()
+    for i in range(10):
+        producer.send("soc.events", f"e{i}".encode())
+    producer.flush()
+
+    first = bus.consumer("indexer", ["soc.events"])
+    batch = poll_until(first, 10)
+    assert [m.value for m in batch] == [f"e{i}".encode() for i in range(10)]
+    first.commit(batch[:4])  # only the first four reached the store
+    first.close()
+
+    second = bus.consumer("indexer", ["soc.events"])
+    redelivered = poll_until(second, 6)
+    assert [m.value for m in redelivered] == [f"e{i}".encode() for i in range(4, 10)]
+    second.commit()  # everything poll returned
+    second.close()
+
+    producer.send("soc.events", b"sentinel")
+    producer.flush()
+    third = bus.consumer("indexer", ["soc.events"])
+    after = poll_until(third, 1)
+    assert [m.value for m in after] == [b"sentinel"]  # nothing committed came back
+
+
+def test_two_consumers_in_one_group_split_the_partitions(kafka_bus_factory: Callable[..., KafkaBus]) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.raw": 4})
+    a = bus.consumer("parsers", ["soc.raw"])
+    b = bus.consumer("parsers", ["soc.raw"])
+    got: dict[str, list[Message]] = {"a": [], "b": []}
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        got["a"].extend(a.poll(timeout=0.3))
+        got["b"].extend(b.poll(timeout=0.3))
+        pa, pb = a.assignment(), b.assignment()
+        if pa and pb and not (pa & pb) and len(pa | pb) == 4:
+            break
+    pa, pb = a.assignment(), b.assignment()
+    assert pa and pb, "both consumers must own partitions"
+    assert not pa & pb
+    assert pa | pb == {("soc.raw", p) for p in range(4)}
+
+    producer = bus.producer()
+    for i in range(40):
+        producer.send("soc.raw", f"v{i}".encode(), key=f"host-{i}".encode())
+    producer.flush()
+    deadline = time.monotonic() + PATIENCE_S
+    while len(got["a"]) + len(got["b"]) < 40 and time.monotonic() < deadline:
+        got["a"].extend(a.poll(timeout=0.3))
+        got["b"].extend(b.poll(timeout=0.3))
+
+    assert sorted(m.value for m in got["a"] + got["b"]) == sorted(f"v{i}".encode() for i in range(40))
+    assert got["a"] and got["b"]
+    assert {(m.topic, m.partition) for m in got["a"]} <= pa
+    assert {(m.topic, m.partition) for m in got["b"]} <= pb
+
+
+def test_flush_raises_bus_unavailable_when_the_broker_is_down() -> None:
+    bus = KafkaBus(f"127.0.0.1:{free_port()}", timeout_s=1.0)
+    producer = bus.producer()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            for i in range(100):  # after the first failure sends do not block again
+                producer.send("soc.raw", f"r{i}".encode(), key=b"h")
+            producer.flush()
+        except BaseException as exc:  # recorded for the assertion below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(PATIENCE_S)  # bounded: configured for 1 s, must not hang for the default minutes
+    assert not worker.is_alive(), "flush against a dead broker did not return"
+    assert isinstance(outcome.get("error"), BusUnavailable)
+    producer.close()
+    bus.close()
+
+
+def test_consumer_on_a_dead_broker_raises_bus_unavailable() -> None:
+    bus = KafkaBus(f"127.0.0.1:{free_port()}", timeout_s=1.0)
+    with pytest.raises(BusUnavailable):
+        bus.consumer("g", ["soc.raw"])
+
+
+def test_ensure_topics_is_idempotent_and_grows_partitions(
+    kafka_bus_factory: Callable[..., KafkaBus], kafka_bootstrap: str
+) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.raw": 2, "soc.dlq": 1}, retention_ms={"soc.dlq": 7 * 24 * 3600 * 1000})
+    bus.ensure_topics({"soc.raw": 2, "soc.dlq": 1})
+    bus.ensure_topics({"soc.raw": 6})
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=10000)
+    try:
+        topics = {
+            t["name"]: len(t["partitions"])
+            for t in admin.describe_topics([f"{bus.topic_prefix}soc.raw", f"{bus.topic_prefix}soc.dlq"])
+        }
+    finally:
+        admin.close()
+    assert topics == {f"{bus.topic_prefix}soc.raw": 6, f"{bus.topic_prefix}soc.dlq": 1}
