@@ -1,4 +1,4 @@
-"""Alert database: models, engines, and :func:`migrate` (Alembic upgrade to head)."""
+"""Alert database: models, engines, and :func:`migrate` (Alembic upgrade to every head)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,6 @@ def migrate(url: str) -> None:
         with engine.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # several feature branches may each add a head
     finally:
         engine.dispose()
