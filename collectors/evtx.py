@@ -32,6 +32,19 @@ def is_evtx(path: Path) -> bool:
         return False
 
 
+def _damaged(path: Path, letter_id: str, reason: str, exc: BaseException) -> DeadLetter:
+    return DeadLetter(
+        id=letter_id,
+        stage="collector",
+        reason=reason,
+        received=time.time(),
+        source=str(path),
+        collector="evtx",
+        data=b"",
+        error_type=type(exc).__name__,
+    )
+
+
 def iter_evtx_records(path: Path, *, unit: str | None = None) -> Iterator[RawRecord | DeadLetter]:
     """Every record of an EVTX file as a raw record; unreadable records as dead letters."""
     if not is_evtx(path):
@@ -54,27 +67,10 @@ def iter_evtx_records(path: Path, *, unit: str | None = None) -> Iterator[RawRec
         except Exception as exc:  # the Rust parser reports damaged records as exceptions
             index += 1
             consecutive_errors += 1
-            yield DeadLetter(
-                id=stable_id("evtx-error", resolved, index),
-                stage="collector",
-                reason=f"damaged EVTX record: {exc}",
-                received=now,
-                source=str(path),
-                collector="evtx",
-                data=b"",
-                error_type=type(exc).__name__,
-            )
+            yield _damaged(path, stable_id("evtx-error", resolved, index), f"damaged EVTX record: {exc}", exc)
             if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
-                yield DeadLetter(
-                    id=stable_id("evtx-abandoned", resolved, index),
-                    stage="collector",
-                    reason=f"gave up on the rest of the file after {consecutive_errors} damaged records in a row",
-                    received=now,
-                    source=str(path),
-                    collector="evtx",
-                    data=b"",
-                    error_type="InputError",
-                )
+                reason = f"gave up on the rest of the file after {consecutive_errors} damaged records in a row"
+                yield _damaged(path, stable_id("evtx-abandoned", resolved, index), reason, exc)
                 return
             continue
         consecutive_errors = 0

@@ -7,13 +7,11 @@ twice. Undecodable messages on ``soc.events`` become dead letters instead of bei
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from soc_core import serde
+from soc_core import deadletters, serde
 from soc_core.bus import Message
-from soc_core.ids import new_id
 from soc_core.models import DeadLetter
 from soc_core.stores import EventStore
 
@@ -30,18 +28,7 @@ class EventIndexer:
             try:
                 events.append(serde.decode_event(m.value))
             except ValueError as exc:
-                bad.append(
-                    DeadLetter(
-                        id=new_id(),
-                        stage="index",
-                        reason=f"undecodable event: {exc}",
-                        received=time.time(),
-                        source=f"{m.topic}@{m.offset}",
-                        collector="bus",
-                        data=m.value,
-                        error_type=type(exc).__name__,
-                    )
-                )
+                bad.append(deadletters.from_message(m, "index", "undecodable event", exc))
         self.indexed += self.store.write(events)
         if bad:
             self.store.write_dead_letters(bad)
@@ -57,16 +44,5 @@ class DeadLetterIndexer:
             try:
                 letters.append(serde.decode_dead_letter(m.value))
             except Exception as exc:
-                letters.append(
-                    DeadLetter(
-                        id=f"{m.topic}@{m.offset}",
-                        stage="dlq",
-                        reason=f"undecodable dead letter: {exc}",
-                        received=time.time(),
-                        source=f"{m.topic}@{m.offset}",
-                        collector="bus",
-                        data=m.value,
-                        error_type=type(exc).__name__,
-                    )
-                )
+                letters.append(deadletters.from_message(m, "dlq", "undecodable dead letter", exc))
         self.store.write_dead_letters(letters)

@@ -9,7 +9,6 @@ dead letters of the batch are flushed to the bus.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +18,10 @@ import msgspec
 from detections.sigma import Detector
 from pipeline.enrich import AssetInventory
 from pipeline.parsers import parse_record
-from soc_core import serde, topics
+from soc_core import deadletters, serde, topics
 from soc_core.bus import Message, Producer
 from soc_core.ecs import get_field
 from soc_core.errors import ParseError
-from soc_core.ids import new_id
 from soc_core.models import DeadLetter, Detection, RawRecord
 
 log = logging.getLogger(__name__)
@@ -43,19 +41,6 @@ class ProcessedBatch:
     events: list[dict[str, Any]]
     detections: list[Detection]
     dead_letters: list[DeadLetter]
-
-
-def dead_letter_for(record: RawRecord, stage: str, exc: BaseException) -> DeadLetter:
-    return DeadLetter(
-        id=record.id,
-        stage=stage,
-        reason=str(exc) or type(exc).__name__,
-        received=record.received,
-        source=record.source,
-        collector=record.collector,
-        data=record.data,
-        error_type=type(exc).__name__,
-    )
 
 
 class EventProcessor:
@@ -80,17 +65,17 @@ class EventProcessor:
             try:
                 event = self.parse(record)
             except ParseError as exc:
-                letters.append(dead_letter_for(record, "parse", exc))
+                letters.append(deadletters.from_record(record, "parse", exc))
                 continue
             except Exception as exc:  # a parser bug must not lose the record
                 log.exception("parser crashed on record %s", record.id)
-                letters.append(dead_letter_for(record, "parse", exc))
+                letters.append(deadletters.from_record(record, "parse", exc))
                 continue
             try:
                 self.inventory.enrich(event, record.unit)
             except Exception as exc:
                 log.exception("enrichment crashed on record %s", record.id)
-                letters.append(dead_letter_for(record, "enrich", exc))
+                letters.append(deadletters.from_record(record, "enrich", exc))
                 continue
             events.append(event)
         detections = self.detector.process(events) if events else []
@@ -119,18 +104,7 @@ class PipelineWorker:
             try:
                 records.append(serde.decode_raw(m.value))
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                letters.append(
-                    DeadLetter(
-                        id=new_id(),
-                        stage="decode",
-                        reason=f"not a raw record: {exc}",
-                        received=time.time(),
-                        source=f"{m.topic}@{m.offset}",
-                        collector="bus",
-                        data=m.value,
-                        error_type=type(exc).__name__,
-                    )
-                )
+                letters.append(deadletters.from_message(m, "decode", "not a raw record", exc))
         batch = self.processor.process(records)
         send = self.producer.send
         for event in batch.events:
