@@ -22,6 +22,8 @@ from soc_core.models import DeadLetter, RawRecord
 
 EVTX_MAGIC = b"ElfFile\x00"
 MAX_CONSECUTIVE_ERRORS = 1000
+HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
 
 
 def is_evtx(path: Path) -> bool:
@@ -59,6 +61,18 @@ def iter_evtx_records(path: Path, *, unit: str | None = None) -> Iterator[RawRec
     now = time.time()
     index = 0
     consecutive_errors = 0
+    tail = (path.stat().st_size - HEADER_SIZE) % CHUNK_SIZE
+    if tail:  # the parser silently skips a partial chunk: say so instead of losing it quietly
+        yield DeadLetter(
+            id=stable_id("evtx-truncated", resolved),
+            stage="collector",
+            reason=f"truncated EVTX file: the last {tail} bytes are an incomplete chunk whose records cannot be read",
+            received=now,
+            source=str(path),
+            collector="evtx",
+            data=b"",
+            error_type="InputError",
+        )
     while True:
         try:
             item = next(records)

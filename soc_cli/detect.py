@@ -6,6 +6,7 @@ Matches go to stdout as JSON lines; the summary and progress go to stderr.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -91,7 +92,10 @@ def run_detect(
         err.print(f"[yellow]… and {len(ruleset.failures) - 20} more rules not loaded[/] (see `soc rules check`)")
     if not ruleset.rules:
         raise InputError("no usable rules loaded", source=", ".join(map(str, rules)))
-    processor = EventProcessor(Detector(ruleset), AssetInventory.load(assets) if assets else None)
+    # Offline input: files may overlap in time, so correlations are decided in event-time order
+    # once everything is read (detector.flush() below), whatever the file order.
+    detector = Detector(ruleset, lateness_seconds=math.inf)
+    processor = EventProcessor(detector, AssetInventory.load(assets) if assets else None)
     started = time.perf_counter()
     total_bytes = sum(p.stat().st_size for p in paths)
     with Progress(
@@ -117,6 +121,11 @@ def run_detect(
                     progress.update(task, events=summary.events, matches=summary.matches)
             _flush(processor, batch, out, summary)
             progress.update(task, advance=path.stat().st_size, events=summary.events, matches=summary.matches)
+    late = detector.flush()
+    for det in late:
+        out.write(match_json(det) + b"\n")
+    summary.matches += len(late)
+    out.flush()
     for letter_stage, n in processor.stats.by_reason.items():
         err.print(f"[yellow]{n} records could not be handled at stage {letter_stage}[/]")
     summary.seconds = time.perf_counter() - started

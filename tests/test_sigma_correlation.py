@@ -168,10 +168,10 @@ def test_unknown_reference_and_unsupported_type_are_failures(tmp_path: Path) -> 
     assert failure.path.endswith("corr.yml") and failure.line is not None
     assert "no_such_rule" in failure.reason
     (tmp_path / "corr.yml").write_text(
-        correlation(kind="temporal", rules="ssh_failed, ssh_failed", condition="{gte: 2}"), encoding="utf-8"
+        correlation(kind="value_percentile", condition="{gte: 2, field: user.name}"), encoding="utf-8"
     )
     ruleset = RuleSet.load([tmp_path])
-    assert len(ruleset.failures) == 1 and "temporal" in ruleset.failures[0].reason
+    assert len(ruleset.failures) == 1 and "percentile" in ruleset.failures[0].reason
     # the base rule is then an ordinary rule again
     assert len(Detector(ruleset).process([failed("1.2.3.4", 0)])) == 1
 

@@ -20,9 +20,10 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.rule import SigmaRule
-from sigma.types import SigmaExpansion, SigmaFieldReference, SigmaString
+from sigma.types import SigmaExpansion, SigmaFieldReference, SigmaString, SigmaTimestampPart
 
 from detections.sigma.matchers import MISSING, Matcher, StringPattern, as_text, compile_value, string_pattern, text_test
+from detections.sigma.values import compile_fieldref, compile_timestamp_part
 from soc_core.errors import RuleError
 
 _MAX_DEPTH = 32
@@ -74,14 +75,6 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
 def _field(path: str, match: Matcher) -> Evaluator:
     def evaluate(flat: FlatEvent) -> bool:
         return match(flat.get(path, MISSING))
-
-    return evaluate
-
-
-def _fieldref(path: str, other: str) -> Evaluator:
-    def evaluate(flat: FlatEvent) -> bool:
-        a, b = as_text(flat.get(path)), as_text(flat.get(other))
-        return a is not None and b is not None and a.lower() == b.lower()
 
     return evaluate
 
@@ -187,7 +180,9 @@ def compile_node(node: Any, keyword_fields: tuple[str, ...], depth: int = 0) -> 
         return _texts_eval(*leaf)
     if isinstance(node, ConditionFieldEqualsValueExpression):
         if isinstance(node.value, SigmaFieldReference):
-            return _fieldref(node.field, node.value.field)
+            return compile_fieldref(node.field, node.value)
+        if isinstance(node.value, SigmaTimestampPart):
+            return _field(node.field, compile_timestamp_part(node.value))
         return _field(node.field, compile_value(node.value))
     if isinstance(node, ConditionValueExpression):
         return _keyword(keyword_fields, compile_value(node.value, keyword=True))

@@ -12,6 +12,8 @@ buckets (the bucket -> rules list is cached per distinct routing).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Sequence
@@ -19,18 +21,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+import orjson
+from sigma.correlations import SigmaCorrelationRule
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from detections.sigma.compiler import Evaluator, FlatEvent, compile_rule, flatten_event
 from detections.sigma.correlation import (
-    SUPPORTED_TYPES,
+    CorrelationConfig,
+    CorrelationEngine,
+    CorrelationPlan,
     CorrelationSpec,
-    CorrelationState,
     parse_timestamp,
 )
+from detections.sigma.correlation import (
+    build_plan as build_correlation_plan,
+)
+from detections.sigma.eventview import LazyFlat
 from detections.sigma.loader import ParsedDoc, RuleFailure, _describe, error_line, iter_rule_files, read_rule_file
 from detections.sigma.mapping import Bucket, SigmaMapping, iter_bucket_names, load_mapping, rule_bucket
+from detections.sigma.prefilter import SPECIAL_LOWER, Need, Plan, build_plan, requirement, scanner_backend
+from detections.sigma.values import PlaceholderMissing, Placeholders, resolve_placeholders
 from soc_core.ids import stable_id
 from soc_core.models import Detection
 
@@ -61,6 +72,7 @@ class _Compiled:
     name: str | None = None  # the rule's optional ``name`` (correlations may reference it)
     emits: bool = True
     feeds: list[tuple[int, int]] = field(default_factory=list)  # (correlation index, base index)
+    need: Need | None = None  # literal prefilter (None: a candidate for every event of its buckets)
 
 
 def _info(doc: ParsedDoc, kind: str) -> RuleInfo:
@@ -102,21 +114,33 @@ def _map_field(mapping: SigmaMapping, logsource: dict[str, str], name: str) -> t
 class RuleSet:
     """Compiled rules plus the failures met while loading them."""
 
-    def __init__(self, mapping: SigmaMapping) -> None:
+    def __init__(self, mapping: SigmaMapping, placeholders: Placeholders | None = None) -> None:
         self.mapping = mapping
+        self.placeholders: dict[str, list[str]] = {k: list(v) for k, v in (placeholders or {}).items()}
         self.rules: list[RuleInfo] = []
         self.failures: list[RuleFailure] = []
         self.warnings: list[RuleFailure] = []
         self._compiled: list[_Compiled] = []
         self._correlations: list[tuple[RuleInfo, CorrelationSpec]] = []
+        self.correlation_plan = CorrelationPlan()
+        self.filters: list[RuleInfo] = []  # loaded Sigma filters (meta-rules applied to other rules)
 
     @classmethod
-    def load(cls, paths: Sequence[Path], *, mapping: Path | None = None) -> RuleSet:
+    def load(
+        cls,
+        paths: Sequence[Path],
+        *,
+        mapping: Path | None = None,
+        placeholders: Placeholders | None = None,
+    ) -> RuleSet:
         """Load rule files and directories (recursive ``*.yml``/``*.yaml``); never raises on a bad rule.
 
-        A bad ``mapping`` file raises :class:`soc_core.errors.ConfigError`.
+        ``placeholders`` gives the values of ``|expand`` placeholders (name -> values, see
+        :func:`detections.sigma.values.load_placeholders`); a rule using one that is not given is
+        listed in :attr:`warnings` as not evaluated. A bad ``mapping`` file raises
+        :class:`soc_core.errors.ConfigError`.
         """
-        self = cls(load_mapping(mapping))
+        self = cls(load_mapping(mapping), placeholders)
         docs: list[ParsedDoc] = []
         for path in iter_rule_files([Path(p) for p in paths]):
             if not path.exists():
@@ -125,21 +149,40 @@ class RuleSet:
             parsed, failures = read_rule_file(path)
             docs.extend(parsed)
             self.failures.extend(failures)
-        self._compile_detections([d for d in docs if isinstance(d.rule, SigmaRule)])
+        filters = [d for d in docs if isinstance(d.rule, SigmaFilter)]
+        self._compile_detections([d for d in docs if isinstance(d.rule, SigmaRule)], filters)
         self._compile_correlations([d for d in docs if isinstance(d.rule, SigmaCorrelationRule)])
         return self
 
-    def _compile_detections(self, docs: list[ParsedDoc]) -> None:
+    def _apply_filters(self, rule: SigmaRule, filters: list[ParsedDoc], used: list[int]) -> None:
+        """Apply every Sigma filter whose log source and rule references select ``rule``."""
+        for i, doc in enumerate(filters):
+            sigma_filter = doc.rule
+            assert isinstance(sigma_filter, SigmaFilter)
+            if sigma_filter._should_apply_on_rule(rule):
+                # a private copy: the pipeline maps the filter's fields in place, per rule
+                copy.deepcopy(sigma_filter).apply_on_rule(rule)
+                used[i] += 1
+
+    def _compile_detections(self, docs: list[ParsedDoc], filters: list[ParsedDoc] | None = None) -> None:
         pipeline = self.mapping.new_pipeline()
         reachable = self.mapping.router.reachable()
         seen: dict[str, str] = {}
+        filters = filters or []
+        used = [0] * len(filters)
         for doc in docs:
             rule = doc.rule
             assert isinstance(rule, SigmaRule)
             try:
                 info = _info(doc, "detection")
+                resolve_placeholders(rule, self.placeholders)
+                self._apply_filters(rule, filters, used)
                 pipeline.apply(rule)
                 evaluate = compile_rule(rule, self.mapping.keyword_fields)
+            except PlaceholderMissing as exc:
+                line = error_line(doc.lines, doc.line, exc, doc.raw)
+                self.warnings.append(RuleFailure(doc.path, line, str(exc), "warning"))
+                continue
             except Exception as exc:
                 self.failures.append(
                     RuleFailure(doc.path, error_line(doc.lines, doc.line, exc, doc.raw), _describe(exc))
@@ -165,9 +208,19 @@ class RuleSet:
             seen.setdefault(info.id, doc.path)
             self.rules.append(info)
             name = getattr(rule, "name", None)
+            try:
+                need = requirement(rule, self.mapping.keyword_fields)
+            except Exception:  # an odd tree: no prefilter, the rule is evaluated on every event of its buckets
+                need = None
             self._compiled.append(
-                _Compiled(info=info, evaluate=evaluate, bucket=bucket, name=str(name) if name else None)
+                _Compiled(info=info, evaluate=evaluate, bucket=bucket, name=str(name) if name else None, need=need)
             )
+        for doc, count in zip(filters, used, strict=True):
+            self.filters.append(_info(doc, "filter"))
+            if count == 0:
+                self.warnings.append(
+                    RuleFailure(doc.path, doc.line_of("filter"), "filter applies to no loaded rule", "warning")
+                )
 
     def _compile_correlations(self, docs: list[ParsedDoc]) -> None:
         by_ref: dict[str, int] = {}
@@ -175,98 +228,27 @@ class RuleSet:
             by_ref.setdefault(compiled.info.id, index)
             if compiled.name:
                 by_ref.setdefault(compiled.name, index)
+        rules: list[SigmaCorrelationRule] = []
         for doc in docs:
-            try:
-                self._compile_correlation(doc, by_ref)
-            except Exception as exc:
-                self.failures.append(
-                    RuleFailure(doc.path, error_line(doc.lines, doc.line, exc, doc.raw), _describe(exc))
-                )
+            assert isinstance(doc.rule, SigmaCorrelationRule)
+            rules.append(doc.rule)
 
-    def _compile_correlation(self, doc: ParsedDoc, by_ref: dict[str, int]) -> None:
-        rule = doc.rule
-        assert isinstance(rule, SigmaCorrelationRule)
-        info = _info(doc, "correlation")
-        kind = str(rule.type.name).lower()
-        if kind not in SUPPORTED_TYPES:
-            self.failures.append(
-                RuleFailure(
-                    doc.path, doc.line_of("correlation", "type"), f"correlation type '{kind}' is not supported yet"
-                )
-            )
-            return
-        bases: list[int] = []
-        for ref in rule.rules or []:
-            idx = by_ref.get(str(ref.reference))
-            if idx is None:
-                self.failures.append(
-                    RuleFailure(
-                        doc.path,
-                        doc.line_of("correlation", "rules"),
-                        f"referenced rule '{ref.reference}' not found among loaded detection rules",
-                    )
-                )
-                return
-            bases.append(idx)
-        condition = rule.condition
-        if not isinstance(condition, SigmaCorrelationCondition):
-            self.failures.append(
-                RuleFailure(
-                    doc.path,
-                    doc.line_of("correlation", "condition"),
-                    "extended correlation conditions are not supported",
-                )
-            )
-            return
-        op = condition.op.name.lower()
-        if op not in {"gte", "gt", "lte", "lt", "eq"}:
-            self.failures.append(
-                RuleFailure(
-                    doc.path, doc.line_of("correlation", "condition"), f"correlation condition '{op}' is not supported"
-                )
-            )
-            return
-        aliases = {a.alias: {str(r.reference): f for r, f in a.mapping.items()} for a in rule.aliases}
-        group_paths: dict[int, list[tuple[str, ...]]] = {}
-        value_paths: dict[int, tuple[str, ...]] = {}
-        for base in bases:
-            base_info = self._compiled[base].info
-            paths = []
-            for name in rule.group_by or []:
-                per_rule = aliases.get(name)
-                real = name
-                if per_rule is not None:
-                    real = per_rule.get(base_info.id) or next(
-                        (f for ref, f in per_rule.items() if by_ref.get(ref) == base), name
-                    )
-                paths.append(_map_field(self.mapping, base_info.logsource, real))
-            group_paths[base] = paths
-            if kind == "value_count":
-                fieldref = condition.fieldref
-                if not isinstance(fieldref, str) or not fieldref:
-                    self.failures.append(
-                        RuleFailure(
-                            doc.path, doc.line_of("correlation", "condition"), "value_count needs condition.field"
-                        )
-                    )
-                    return
-                value_paths[base] = _map_field(self.mapping, base_info.logsource, fieldref)
-        spec = CorrelationSpec(
-            kind=kind,
-            timespan=float(rule.timespan.seconds),
-            op=op,
-            threshold=int(condition.count),
-            group_paths=group_paths,
-            value_paths=value_paths,
-        )
-        corr_index = len(self._correlations)
-        self._correlations.append((info, spec))
-        for base in bases:
-            compiled = self._compiled[base]
-            compiled.feeds.append((corr_index, base))
-            if not rule.generate:
-                compiled.emits = False
-        self.rules.append(info)
+        def map_field(index: int, name: str) -> tuple[str, ...]:
+            return _map_field(self.mapping, self._compiled[index].info.logsource, name)
+
+        plan, order, failures = build_correlation_plan(rules, by_ref, map_field)
+        for failure in failures:
+            doc = docs[failure.doc]
+            self.failures.append(RuleFailure(doc.path, doc.line_of(*failure.key), f"RuleError: {failure.reason}"))
+        self.correlation_plan = plan
+        for spec, doc_index in zip(plan.specs, order, strict=True):
+            info = _info(docs[doc_index], "correlation")
+            self._correlations.append((info, spec))
+            self.rules.append(info)
+        for index, bindings in plan.by_rule.items():
+            self._compiled[index].feeds = [(corr, index) for corr, _ in bindings]
+        for index in plan.silenced_rules:
+            self._compiled[index].emits = False
 
 
 def _entity(event: dict[str, Any], flat: FlatEvent) -> dict[str, str]:
@@ -300,9 +282,23 @@ def make_detection(info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None
 
 
 class Detector:
-    """Evaluates a rule set over batches of ECS events; keeps correlation state between batches."""
+    """Evaluates a rule set over batches of ECS events; keeps correlation state between batches.
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    With ``prefilter`` (the default) each event meets only the rules whose literal anchors occur in
+    it (see :mod:`detections.sigma.prefilter`); ``prefilter=False`` evaluates every rule of the
+    event's log-source buckets on the eagerly flattened event (the plain reference evaluation).
+    Both give the same detections. ``backend`` picks the scanner ("hyperscan" or "pyahocorasick").
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        prefilter: bool = True,
+        backend: str | None = None,
+        lateness_seconds: float | None = None,
+        correlation: CorrelationConfig | None = None,
+    ) -> None:
         self.ruleset = ruleset
         self._rules = ruleset._compiled
         self._router = ruleset.mapping.router
@@ -310,13 +306,26 @@ class Detector:
         for index, compiled in enumerate(self._rules):
             self._by_bucket.setdefault(compiled.bucket, []).append(index)
         self._candidates_cache: dict[frozenset[Bucket], tuple[int, ...]] = {}
-        self._states = [CorrelationState(spec) for _, spec in ruleset._correlations]
+        # Correlation state (see detections.sigma.correlation for the firing semantics):
+        # ``lateness_seconds`` overrides ``correlation.lateness_seconds`` (default 0).
+        config = correlation or CorrelationConfig()
+        if lateness_seconds is not None:
+            config = dataclasses.replace(config, lateness_seconds=lateness_seconds)
+        self._states: CorrelationEngine | None = (
+            CorrelationEngine(ruleset.correlation_plan, config) if ruleset._correlations else None
+        )
         self._watermark: float | None = None
         self.rule_errors = 0  # evaluator exceptions (should stay 0; counted, never raised)
+        # A subclass that chooses its own candidates (e.g. a benchmark's naive loop) keeps that choice.
+        self.prefilter = prefilter and type(self)._candidates is Detector._candidates
+        self.backend = backend or scanner_backend()
+        self._needs = [c.need for c in self._rules]
+        self._plans: dict[frozenset[Bucket], Plan] = {}
+        self._plan_by_route: dict[tuple[str | None, ...], Plan] = {}
+        self.stats = {"events": 0, "candidates": 0, "full_flatten": 0}
 
     def _candidates(self, flat: FlatEvent) -> tuple[int, ...]:
-        # TODO(perf): a literal prefilter (Aho-Corasick over each rule's required substrings,
-        # pyahocorasick) belongs here: narrow the bucket's rules before evaluating them.
+        """Every rule of the event's log-source buckets (the selection without prefilter)."""
         buckets = self._router.buckets(flat)
         hit = self._candidates_cache.get(buckets)
         if hit is None:
@@ -326,20 +335,69 @@ class Detector:
             self._candidates_cache[buckets] = hit
         return hit
 
+    def _plan(self, key: tuple[str | None, ...], flat: FlatEvent) -> Plan:
+        buckets = self._router.buckets(flat)
+        plan = self._plans.get(buckets)
+        if plan is None:
+            plan = self._plans[buckets] = build_plan(self._candidates(flat), self._needs, self.backend)
+        if len(self._plan_by_route) > 4096:
+            self._plan_by_route.clear()
+        self._plan_by_route[key] = plan
+        return plan
+
+    def _select(self, event: dict[str, Any]) -> tuple[FlatEvent, tuple[int, ...]]:
+        """The event's flat view and its candidate rules (prefilter on)."""
+        flat = LazyFlat(event, True)  # tentatively regular: confirmed by the scan below
+        key = self._router.route_key(flat)
+        plan = self._plan_by_route.get(key) or self._plan(key, flat)
+        view: dict[str, Any] = event
+        if not plan.original:
+            inner = event.get("event")
+            if type(inner) is dict and "original" in inner:
+                view = {**event, "event": {k: v for k, v in inner.items() if k != "original"}}
+        try:
+            data = orjson.dumps(view)
+        except (TypeError, orjson.JSONEncodeError):  # non-str keys, huge ints, odd objects
+            data = None
+        if data is not None:
+            if SPECIAL_LOWER[0] in data or SPECIAL_LOWER[1] in data:
+                data = data.decode("utf-8").lower().encode("utf-8")
+            found, irregular = plan.scanner.scan(data)
+            if not irregular:
+                return flat, plan.candidates(found, flat.get)
+        self.stats["full_flatten"] += 1
+        full = flatten_event(event)
+        return full, self._candidates(full)
+
     def process(self, events: Sequence[dict[str, Any]]) -> list[Detection]:
         """Detections for a batch of events, in input order (correlations fire on completion)."""
         out: list[Detection] = []
         rules = self._rules
+        states = self._states
+        prefilter = self.prefilter
+        select = self._select
+        evaluated = 0
         for event in events:
             if not isinstance(event, dict):  # defensive: decoded JSON of any shape may come in
                 continue  # type: ignore[unreachable]
-            flat = flatten_event(event)
-            ts = parse_timestamp(flat.get("@timestamp"))
-            if ts is None:
-                ts = self._watermark if self._watermark is not None else time.time()
-            if self._watermark is None or ts > self._watermark:
-                self._watermark = ts
-            for index in self._candidates(flat):
+            if prefilter:
+                flat, candidates = select(event)
+            else:
+                flat = flatten_event(event)
+                candidates = self._candidates(flat)
+            evaluated += 1
+            ts = 0.0
+            if states:
+                stamp = parse_timestamp(flat.get("@timestamp"))
+                if stamp is None:
+                    stamp = self._watermark if self._watermark is not None else time.time()
+                if self._watermark is None or stamp > self._watermark:
+                    self._watermark = stamp
+                ts = stamp
+            if not candidates:
+                continue
+            self.stats["candidates"] += len(candidates)
+            for index in candidates:
                 compiled = rules[index]
                 try:
                     matched = compiled.evaluate(flat)
@@ -350,17 +408,28 @@ class Detector:
                     continue
                 if compiled.emits:
                     out.append(make_detection(compiled.info, event, flat))
-                for corr_index, base in compiled.feeds:
-                    for fired in self._states[corr_index].observe(base, flat, event, ts):
+                if compiled.feeds and states is not None:
+                    for corr_index, fired in states.observe(index, flat, event, ts):
                         out.append(make_detection(self.ruleset._correlations[corr_index][0], fired))
-        if self._watermark is not None:
-            for corr_index, state in enumerate(self._states):
-                for fired in state.sweep(self._watermark):
-                    out.append(make_detection(self.ruleset._correlations[corr_index][0], fired))
+        self.stats["events"] += evaluated
+        if self._watermark is not None and states is not None:
+            for corr_index, fired in states.advance(self._watermark):
+                out.append(make_detection(self.ruleset._correlations[corr_index][0], fired))
         return out
 
+    def flush(self) -> list[Detection]:
+        """End of input: correlation windows still open or waiting for late events are decided now."""
+        if self._states is None:
+            return []
+        return [make_detection(self.ruleset._correlations[c][0], fired) for c, fired in self._states.flush()]
 
-def check_rules(paths: Sequence[Path]) -> tuple[int, list[RuleFailure]]:
+    @property
+    def correlation(self) -> CorrelationEngine | None:
+        """The correlation state (counters: late_dropped, groups_evicted, ...), if the rule set has any."""
+        return self._states
+
+
+def check_rules(paths: Sequence[Path], placeholders: Placeholders | None = None) -> tuple[int, list[RuleFailure]]:
     """Validate rules: (rules that loaded, failures). Warnings come after the errors, severity "warning"."""
-    ruleset = RuleSet.load(paths)
+    ruleset = RuleSet.load(paths, placeholders=placeholders)
     return len(ruleset.rules), [*ruleset.failures, *ruleset.warnings]

@@ -5,18 +5,27 @@ every file and compiles what it returns with :mod:`detections.sigma.compiler`. N
 raises on bad input: every problem becomes a :class:`RuleFailure` with file, line and reason.
 Hostile input is bounded: file size, number of documents, YAML node count (alias bombs) and
 nesting depth are capped before pySigma sees the data.
+
+Multi-document files follow pySigma's collection actions: ``action: global`` sets a template
+merged into every following rule document of the file (``reset`` clears it, ``repeat`` parses
+the previous rule document updated with the current one). Documents holding ``filter:`` are
+Sigma (meta-)filters, parsed as :class:`sigma.filters.SigmaFilter` and applied to the matching
+rules of the whole rule set by the engine.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sigma.collection import deep_dict_update
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
 from sigma.modifiers import modifier_mapping
 from sigma.rule import SigmaRule
 
@@ -48,7 +57,7 @@ class ParsedDoc:
     path: str
     index: int  # document number in the file (0-based)
     line: int  # first line of the document (1-based)
-    rule: SigmaRule | SigmaCorrelationRule
+    rule: SigmaRule | SigmaCorrelationRule | SigmaFilter
     lines: dict[tuple[str, ...], int] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # the YAML document as loaded
 
@@ -156,32 +165,40 @@ def error_line(doc_lines: dict[tuple[str, ...], int], start: int, exc: BaseExcep
                 return doc_lines[keys[:end]]
         return start
 
-    found_detection = raw.get("detection")
+    section = "filter" if "filter" in raw and "detection" not in raw else "detection"
+    if kind.startswith("SigmaFilter"):
+        part = {"SigmaFilterConditionError": "condition", "SigmaFilterRuleReferenceError": "rules"}.get(kind)
+        return at("filter", part) if part else at("filter")
+    found_detection = raw.get(section)
     detection: dict[str, Any] = found_detection if isinstance(found_detection, dict) else {}
     if "placeholder" in message:
+        for name in getattr(exc, "names", ()):  # PlaceholderMissing: the key using the first missing one
+            for path, value in _detection_values(detection):
+                if f"%{name}%" in str(value) and "expand" in path[-1].split("|")[1:]:
+                    return at(section, *path)
         for path, key in _detection_keys(detection):
             if "expand" in key.split("|")[1:]:
-                return at("detection", *path)
+                return at(section, *path)
     if "modifier" in message or kind in {"SigmaModifierError", "SigmaTypeError", "SigmaRegularExpressionError"}:
         for found in _detection_keys(detection):
             path, key = found
             mods = key.split("|")[1:]
             if any(m not in modifier_mapping for m in mods) or (kind == "SigmaRegularExpressionError" and "re" in mods):
-                return at("detection", *path)
+                return at(section, *path)
         for found in _detection_keys(detection):
             path, key = found
             if "|" in key:
-                return at("detection", *path)
+                return at(section, *path)
     if "unsupported type" in message:
         for path, value in _detection_values(detection):
             if f"'{type(value).__name__}'" in message:
-                return at("detection", *path)
+                return at(section, *path)
     if kind in {"SigmaTypeError", "SigmaValueError", "SigmaModifierError"}:
-        return at("detection")
+        return at(section)
     if kind == "SigmaConditionError" or "condition" in message:
         if "correlation" in raw:
             return at("correlation", "condition")
-        return at("detection", "condition")
+        return at(section, "condition")
     simple = {
         "SigmaLogsourceError": ("logsource",),
         "SigmaIdentifierError": ("id",),
@@ -246,6 +263,35 @@ def _bad_detection_key(detection: Any) -> tuple[str, ...] | None:
     return None
 
 
+# Sigma v2 modifier names pySigma 1.5 does not know, and the pySigma modifier they mean.
+MODIFIER_ALIASES = {"utf16le": "wide"}
+
+
+def _alias_modifiers(data: dict[str, Any], section: str) -> dict[str, Any]:
+    """``data`` with spec modifier aliases (``|utf16le``) renamed to their pySigma names."""
+    detection = data.get(section)
+    if not isinstance(detection, dict) or not any(
+        f"|{alias}" in key for alias in MODIFIER_ALIASES for _, key in _detection_keys(detection)
+    ):
+        return data
+
+    def rename(key: Any) -> Any:
+        if not isinstance(key, str) or "|" not in key:
+            return key
+        name, *mods = key.split("|")
+        return "|".join([name, *(MODIFIER_ALIASES.get(m, m) for m in mods)])
+
+    def fix(body: Any) -> Any:
+        if isinstance(body, dict):
+            return {rename(k): v for k, v in body.items()}
+        if isinstance(body, list):
+            return [fix(item) for item in body]
+        return body
+
+    new_detection = {k: v if k == "condition" else fix(v) for k, v in detection.items()}
+    return {**data, section: new_detection}
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, SigmaError):
         text = exc.args[0] if exc.args else str(exc)
@@ -263,7 +309,16 @@ def read_rule_file(path: Path) -> tuple[list[ParsedDoc], list[RuleFailure]]:
         docs, failure = _yaml_docs(name, text)
         failures = [failure] if failure else []
         parsed: list[ParsedDoc] = []
-        for index, (node, data) in enumerate(docs):
+        global_rule: dict[str, Any] = {}
+        prev_rule: dict[str, Any] = {}
+        for index, (node, loaded) in enumerate(docs):
+            if loaded is None:  # an empty document (e.g. a trailing '---')
+                continue
+            data, global_rule, prev_rule, failure = _collection_step(name, node, loaded, global_rule, prev_rule)
+            if failure is not None:
+                failures.append(failure)
+            if data is None:
+                continue
             doc = _parse_doc(name, index, node, data)
             if isinstance(doc, RuleFailure):
                 failures.append(doc)
@@ -276,6 +331,48 @@ def read_rule_file(path: Path) -> tuple[list[ParsedDoc], list[RuleFailure]]:
         return [], [RuleFailure(name, None, f"unexpected error: {_describe(exc)}")]
 
 
+def _collection_step(
+    name: str, node: yaml.Node, data: Any, global_rule: dict[str, Any], prev_rule: dict[str, Any]
+) -> tuple[Any, dict[str, Any], dict[str, Any], RuleFailure | None]:
+    """pySigma collection actions: (document to parse or None, new global, new previous, failure)."""
+    start = node.start_mark.line + 1
+    is_rule = isinstance(data, dict) and "correlation" not in data and "filter" not in data
+    action = data.get("action") if isinstance(data, dict) else None
+    if action is None:
+        if is_rule and global_rule:
+            data = deep_dict_update(copy.deepcopy(data), copy.deepcopy(global_rule))
+        return data, global_rule, data if is_rule else prev_rule, None
+    shape = _check_shape(data)
+    if shape is not None:
+        return None, global_rule, prev_rule, RuleFailure(name, start, shape)
+    rest = {k: v for k, v in data.items() if k != "action"}
+    if action == "global":
+        return None, rest, rest, None
+    if action == "reset":
+        return None, {}, prev_rule, None
+    if action == "repeat":
+        merged = deep_dict_update(copy.deepcopy(prev_rule), rest)
+        return merged, global_rule, merged, None
+    reason = f"SigmaCollectionError: unknown collection action '{action}'"
+    return None, global_rule, prev_rule, RuleFailure(name, start, reason)
+
+
+def _check_filter(rule: SigmaFilter) -> None:
+    """Apply the filter to a probe rule of its log source, so bad filter conditions fail at load."""
+    probe_filter = copy.deepcopy(rule)
+    probe_filter.filter.rules = "any"
+    probe = SigmaRule.from_dict(
+        {
+            "title": "filter probe",
+            "logsource": rule.logsource.to_dict(),
+            "detection": {"probe_selection": {"probe_field": "x"}, "condition": "probe_selection"},
+        }
+    )
+    probe_filter.apply_on_rule(probe)
+    for cond in probe.detection.parsed_condition:
+        cond.parse()
+
+
 def _parse_doc(name: str, index: int, node: yaml.Node, data: Any) -> ParsedDoc | RuleFailure:
     start = node.start_mark.line + 1
     shape = _check_shape(data)
@@ -285,21 +382,21 @@ def _parse_doc(name: str, index: int, node: yaml.Node, data: Any) -> ParsedDoc |
         return RuleFailure(name, start, f"rule document must be a mapping, got {type(data).__name__}")
     lines: dict[tuple[str, ...], int] = {}
     _index_lines(node, (), lines, 0)
-    if "action" in data:
-        return RuleFailure(
-            name, lines.get(("action",), start), "rule collection actions (action: ...) are not supported"
-        )
     bad_keys = [k for k in data if not isinstance(k, str)]
     if bad_keys:
         return RuleFailure(name, start, f"rule keys must be strings, got {bad_keys[0]!r}")
-    bad = _bad_detection_key(data.get("detection"))
+    section = "filter" if "filter" in data and "detection" not in data else "detection"
+    data = _alias_modifiers(data, section)
+    bad = _bad_detection_key(data.get(section))
     if bad is not None:
-        line = lines.get(("detection", *bad), lines.get(("detection",), start))
+        line = lines.get((section, *bad), lines.get((section,), start))
         return RuleFailure(name, line, f"detection keys must be strings, got {bad[-1]!r}")
     try:
-        rule: SigmaRule | SigmaCorrelationRule
+        rule: SigmaRule | SigmaCorrelationRule | SigmaFilter
         if "correlation" in data:
             rule = SigmaCorrelationRule.from_dict(data, collect_errors=True)
+        elif "filter" in data and "detection" not in data:
+            rule = SigmaFilter.from_dict(data, collect_errors=True)
         else:
             if "detection" not in data:
                 return RuleFailure(name, start, "missing 'detection' section")
@@ -313,6 +410,8 @@ def _parse_doc(name: str, index: int, node: yaml.Node, data: Any) -> ParsedDoc |
             # Parsing the condition here surfaces bad conditions and undefined identifiers.
             for cond in rule.detection.parsed_condition:
                 cond.parse()
+        elif isinstance(rule, SigmaFilter):
+            _check_filter(rule)
     except Exception as exc:  # pySigma raises SigmaError, but also TypeError/KeyError on odd input
         return RuleFailure(name, error_line(lines, start, exc, data), _describe(exc))
     return ParsedDoc(path=name, index=index, line=start, rule=rule, lines=lines, raw=data)

@@ -1,0 +1,273 @@
+"""``soc bench sigma``: the Sigma engine against two reference evaluators, in one run, on EVTX events.
+
+For rule sets of 200, 1,000 and all available rules (evenly spaced rule files of the same tree):
+
+- this engine's detection stage alone (``Detector.process`` in batches, one process, one core);
+- ``soc detect`` end to end on EVTX files (read, parse, detect; rule loading excluded);
+- the pySigma SQLite backend over an in-memory SQLite table (Zircolite's method): rules converted
+  once, then load + all queries timed on a subset of the events;
+- a straightforward per-event loop (every rule on every event, no index; :mod:`bench.naive_sigma`);
+- rule-set compile time and peak memory.
+
+Events: every record of the SigmaHQ regression EVTX samples, parsed to ECS, replicated with fresh
+ids to N. The slower references run on a subset (or for a time budget) and report per-event
+rates; the output says how many events each one saw. (rule, event) pairs of the three
+evaluators are compared on the events all of them saw.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from bench import naive_sigma, sqlite_ref
+from bench.evtx_corpus import (
+    default_rule_paths,
+    read_evtx,
+    regression_evtx_files,
+    replica_index,
+    replicate,
+)
+from bench.report import Figure, Report, peak_rss_mb
+from detections.sigma import Detector, RuleSet
+from soc_cli.detect import run_detect
+
+BATCH = 2000
+SIZES: tuple[int | None, ...] = (200, 1000, None)  # None: all rules
+E2E_COPIES = 4  # copies of the regression EVTX files fed to `soc detect`
+
+
+@dataclass
+class _Setup:
+    base: list[dict[str, Any]]
+    evtx_files: list[Path]
+    rule_files: list[Path]
+    reference: sqlite_ref.ReferenceRules
+    naive: naive_sigma.NaiveRules
+    ids_by_file: dict[Path, set[str]]
+
+
+def pick(files: Sequence[Path], size: int | None) -> list[Path]:
+    """``size`` evenly spaced files of ``files`` (all of them for None or a size not below the count)."""
+    if size is None or size >= len(files):
+        return list(files)
+    step = len(files) / size
+    return [files[int(i * step)] for i in range(size)]
+
+
+def _batches(base: Sequence[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    it = replicate(base, n)
+    while True:
+        batch = [e for _, e in zip(range(BATCH), it, strict=False)]
+        if not batch:
+            return
+        yield batch
+
+
+def _pairs(dets: Sequence[Any], limit: int) -> set[tuple[str, int]]:
+    out = set()
+    for d in dets:
+        i = replica_index(d.event_id)
+        if i is not None and i < limit:
+            out.add((d.rule_id, i))
+    return out
+
+
+def _link_copies(files: Sequence[Path], folder: Path, copies: int) -> None:
+    for k in range(copies):
+        for i, src in enumerate(files):
+            dst = folder / f"{k:02d}-{i:04d}.evtx"
+            try:
+                os.link(src, dst)
+            except OSError:
+                dst.write_bytes(src.read_bytes())
+
+
+class _Steps:
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}[/]"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+
+    def task(self, description: str, total: float) -> TaskID:
+        return self.progress.add_task(description, total=total)
+
+
+def _setup(rules: Sequence[Path], steps: _Steps) -> _Setup:
+    evtx_files = regression_evtx_files()
+    task = steps.task("read EVTX samples", len(evtx_files) or 1)
+    base = read_evtx(evtx_files).events if evtx_files else []
+    steps.progress.update(task, completed=len(evtx_files) or 1)
+    if not base:
+        raise SystemExit("soc bench sigma needs the SigmaHQ regression EVTX samples (../shared/sigma/regression_data)")
+    task = steps.task("read rule files (libyaml)", 1)
+    by_file = sqlite_ref.read_rule_docs_by_file(rules)
+    steps.progress.update(task, completed=1)
+    ids_by_file = {p: {str(d.get("id")) for d in docs if d.get("id")} for p, docs in by_file}
+    task = steps.task("reference: pySigma SQLite conversion (all rules, once)", 1)
+    reference = sqlite_ref.convert_collection(sqlite_ref.collection_from_docs([d for _, d in by_file]))
+    steps.progress.update(task, completed=1)
+    task = steps.task("reference: naive loop compilation (all rules, once)", 1)
+    naive = naive_sigma.compile_collection(sqlite_ref.collection_from_docs([d for _, d in by_file]))
+    steps.progress.update(task, completed=1)
+    return _Setup(base, evtx_files, [p for p, _ in by_file], reference, naive, ids_by_file)
+
+
+def run(
+    rules: Sequence[Path] | None = None,
+    *,
+    events: int = 100_000,
+    ref_events: int = 5_000,
+    budget: float = 20.0,
+    sizes: Sequence[int | None] = SIZES,
+    console: Console | None = None,
+) -> Report:
+    """Measure everything; ``budget`` caps the seconds of each engine measurement (half of it each naive loop)."""
+    console = console or Console(stderr=True)
+    rules = list(rules) if rules else default_rule_paths()
+    steps = _Steps(console)
+    report = Report(f"Sigma detection on EVTX-derived events (rules: {', '.join(map(str, rules))})")
+    with steps.progress, tempfile.TemporaryDirectory() as tmp:
+        setup = _setup(rules, steps)
+        evtx_dir = Path(tmp) / "evtx"
+        evtx_dir.mkdir()
+        _link_copies(setup.evtx_files, evtx_dir, E2E_COPIES)
+        report.notes.append(
+            f"events: {len(setup.base)} records of {len(setup.evtx_files)} regression EVTX files, replicated "
+            f"with fresh ids to {events:,}; SQLite reference on the first {ref_events:,}; engine and naive loop "
+            f"stop after {budget:.0f} s / {budget / 2:.0f} s each (events seen are given per row); "
+            "pySigma SQLite conversion of all "
+            f"{len(setup.rule_files)} rule files took {setup.reference.seconds:.1f} s, naive compilation "
+            f"{setup.naive.seconds:.1f} s"
+        )
+        report.notes.append(
+            f"soc detect end to end: {E2E_COPIES} copies of the regression EVTX files "
+            f"({E2E_COPIES * len(setup.evtx_files)} files, ~1 record per 64 KiB chunk, so per-file and per-chunk "
+            "overhead weighs far more than in real logs)"
+        )
+        subsets: dict[int, list[Path]] = {}
+        for size in sizes:
+            files = pick(setup.rule_files, size)
+            subsets.setdefault(len(files), files)
+        largest = max(subsets)
+        for count, files in sorted(subsets.items()):
+            _measure(report, setup, files, events, ref_events, budget, steps, evtx_dir if count == largest else None)
+    report.add(Figure("peak memory (whole run)", peak_rss_mb(), "MiB", higher_is_better=False))
+    report.notes.append("peak memory is the bench process's peak RSS (engine, references and events together)")
+    return report
+
+
+def _measure(  # noqa: PLR0917 - private helper, every argument is one measured dimension
+    report: Report,
+    setup: _Setup,
+    files: list[Path],
+    events: int,
+    ref_events: int,
+    budget: float,
+    steps: _Steps,
+    evtx_dir: Path | None,
+) -> None:
+    """One rule set; ``soc detect`` end to end only when ``evtx_dir`` is given (the largest set)."""
+    ids = set().union(*(setup.ids_by_file.get(p, set()) for p in files))
+    task = steps.task(f"{len(files)} rule files: engine compile", 1)
+    started = time.perf_counter()
+    ruleset = RuleSet.load(files)
+    compile_s = time.perf_counter() - started
+    steps.progress.update(task, completed=1)
+    label = f"[{len(ruleset.rules)} rules]"
+
+    # 1. this engine, detection stage alone
+    detector = Detector(ruleset)
+    task = steps.task(f"{label} engine detection stage", events)
+    done, busy, matches = 0, 0.0, 0
+    ours: set[tuple[str, int]] = set()
+    for batch in _batches(setup.base, events):
+        t = time.perf_counter()
+        dets = detector.process(batch)
+        busy += time.perf_counter() - t
+        ours |= _pairs(dets, ref_events)
+        matches += len(dets)
+        done += len(batch)
+        steps.progress.update(task, completed=done)
+        if busy > budget:
+            break
+    engine_rate = done / busy if busy else 0.0
+    engine_seen = done
+
+    # 2. the pySigma SQLite reference: load + queries, on a subset
+    task = steps.task(f"{label} pySigma SQLite reference", 1)
+    ref_rules = sqlite_ref.subset(setup.reference, ids)
+    ref_events_list = list(replicate(setup.base, min(ref_events, events)))
+    ref_run = sqlite_ref.evaluate(ref_events_list, ref_rules)
+    del ref_events_list
+    steps.progress.update(task, completed=1)
+    sql_rate = min(ref_events, events) / ref_run.seconds if ref_run.seconds else 0.0
+    sql_pairs = {(rid, row - 1) for rid, row in ref_run.matches}
+
+    # 3. the naive per-event loop, for the time budget
+    naive_rules = naive_sigma.NaiveRules(rules=[r for r in setup.naive.rules if r[0] in ids])
+    task = steps.task(f"{label} naive per-event loop", min(ref_events, events))
+    naive_done, naive_busy = 0, 0.0
+    naive_pairs: set[tuple[str, int]] = set()
+    for event in replicate(setup.base, min(ref_events, events)):
+        pairs, seconds = naive_sigma.run([event], naive_rules)
+        naive_busy += seconds
+        naive_pairs |= {(rid, naive_done) for rid, _ in pairs}
+        naive_done += 1
+        if naive_done % 10 == 0:
+            steps.progress.update(task, completed=naive_done)
+        if naive_busy > budget / 2:
+            break
+    naive_rate = naive_done / naive_busy if naive_busy else 0.0
+
+    report.add(Figure(f"{label} detection stage", engine_rate, "events/s", "pySigma SQLite (load+queries)", sql_rate))
+    report.add(Figure(f"{label} detection stage", engine_rate, "events/s", "naive per-event loop", naive_rate))
+    e2e_events = 0
+    if evtx_dir is not None:  # 4. soc detect end to end on EVTX files (loads the rules again, not timed)
+        task = steps.task(f"{label} soc detect end to end (EVTX)", 1)
+        summary = run_detect(files, [evtx_dir], out=io.BytesIO(), err=Console(file=io.StringIO()))
+        steps.progress.update(task, completed=1)
+        e2e_events = summary.events
+        report.add(
+            Figure(
+                f"{label} soc detect end to end (EVTX)",
+                float(summary.as_dict()["events_per_second"]),
+                "events/s",
+                "pySigma SQLite (load+queries)",
+                sql_rate,
+            )
+        )
+    report.add(Figure(f"{label} rule-set compile", compile_s, "s", higher_is_better=False))
+    report.add(Figure(f"{label} peak memory so far", peak_rss_mb(), "MiB", higher_is_better=False))
+    common = min(engine_seen, ref_events, events)
+    # compared over the rules both sides evaluate (the references skip placeholders, correlations, ...)
+    sql_ids = set(ref_rules.queries)
+    naive_ids = {r[0] for r in naive_rules.rules}
+    ours_c = {p for p in ours if p[1] < common and p[0] in sql_ids}
+    sql_c = {p for p in sql_pairs if p[1] < common}
+    naive_c = {p for p in naive_pairs if p[1] < min(common, naive_done)}
+    ours_n = {p for p in ours if p[1] < min(common, naive_done) and p[0] in naive_ids}
+    e2e_note = f", soc detect {e2e_events:,}" if e2e_events else ""
+    report.notes.append(
+        f"{label} {len(files)} files, {len(ruleset.failures)} not loaded; engine saw {engine_seen:,} events "
+        f"({matches:,} detections), SQLite {min(ref_events, events):,} ({len(ref_rules.queries)} rules converted, "
+        f"{len(ref_rules.failures)} not), naive loop {naive_done:,}{e2e_note}. "
+        f"(rule, event) pairs on the first {common:,} events: engine {len(ours_c)}, SQLite {len(sql_c)}, "
+        f"differing {len(ours_c ^ sql_c)}; on the naive loop's {min(common, naive_done):,}: engine {len(ours_n)}, "
+        f"naive {len(naive_c)}, differing {len(ours_n ^ naive_c)}"
+    )
