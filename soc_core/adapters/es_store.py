@@ -4,8 +4,11 @@ Neighbours: pipeline workers call :meth:`ElasticsearchEventStore.write` with the
 consumed and commit their Kafka offsets only after it returned; soc_api searches through
 :meth:`search`/:meth:`count`/:meth:`get`.
 
-- Events go to dated indices ``{prefix}-events-YYYY.MM.DD`` (UTC day of ``@timestamp``), shaped by
-  the index template of :mod:`soc_core.adapters.es_templates`; dead letters to ``{prefix}-dlq``.
+- Events go to dated indices ``{prefix}-events-l{level}-YYYY.MM.DD`` (UTC day of ``@timestamp``,
+  security level of the system from ``soc.security_level``; ``{prefix}-events-YYYY.MM.DD`` when
+  unknown), shaped by the index template of :mod:`soc_core.adapters.es_templates`; dead letters
+  to ``{prefix}-dlq``. :meth:`ElasticsearchEventStore.prune` deletes day indices past the
+  retention of their level (the integ-test distribution has no ILM, so retention is a job).
 - Writes are idempotent: ``_id`` is ``event.id`` (dead letters: ``"{id}:{stage}"``) with
   ``op_type=create``; a 409 conflict means "already stored" and is not counted as new.
 - 429, 5xx and connection errors are retried with exponential backoff; when retries run out the
@@ -17,6 +20,7 @@ consumed and commit their Kafka offsets only after it returned; soc_api searches
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -29,6 +33,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from soc_core.adapters.es_templates import TEXT_SEARCH_FIELDS, dead_letters_template, events_template, term_field
 from soc_core.ecs import get_field
 from soc_core.errors import StoreError, StoreUnavailable
+from soc_core.metrics import BULK_SECONDS
 from soc_core.models import DeadLetter
 from soc_core.stores import EventQuery
 
@@ -40,6 +45,12 @@ _RETRY_STATUSES = frozenset({429, *range(500, 600)})
 _BULK_DOCS = 1000
 _BULK_BYTES = 8 * 1024 * 1024
 _DLQ_TEXT_CHARS = 32 * 1024
+# Original bytes kept in the dead-letter index. Larger records (a collector keeps up to 16 MiB) are cut
+# here, with their size and SHA-256 kept; the whole bytes stay on the Kafka dead-letter topic. (A 16 MiB
+# base64 document trips the circuit breakers of a small Elasticsearch node and would stall the stage.)
+_DLQ_DATA_BYTES = 1024 * 1024
+# Days kept per security level (Decree 85/2016 levels 1-5); Settings.retention_days_by_level overrides.
+DEFAULT_RETENTION_DAYS: dict[int, int] = {1: 31, 2: 31, 3: 92, 4: 183, 5: 366}
 
 
 def _index_day(event: dict[str, Any]) -> str:
@@ -55,6 +66,14 @@ def _index_day(event: dict[str, Any]) -> str:
                 ts = ts.astimezone(UTC)
             return ts.strftime("%Y.%m.%d")
     return "undated"
+
+
+def _index_level(event: dict[str, Any]) -> int | None:
+    """The security level (1-5) of the event's system, when enrichment set one."""
+    value = get_field(event, "soc.security_level")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return value
+    return None
 
 
 def _epoch(value: Any) -> float:
@@ -88,9 +107,12 @@ class ElasticsearchEventStore:
         backoff_s: float = 0.2,
         refresh: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        retention_days: dict[int, int] | None = None,
     ) -> None:
         self.url = url
         self.prefix = index_prefix
+        # security level -> days kept (see :meth:`prune`); indices without a level keep the longest
+        self.retention_days = dict(retention_days or DEFAULT_RETENTION_DAYS)
         self.events_pattern = f"{index_prefix}-events-*"
         self.dlq_index = f"{index_prefix}-dlq"
         self._retries = retries
@@ -149,7 +171,8 @@ class ElasticsearchEventStore:
                     index, doc_id, source = chunk[i]
                     ops.append({"create": {"_index": index, "_id": doc_id}})
                     ops.append(source)
-                resp = self._call(action, partial(self._es.bulk, operations=ops, refresh=self._refresh))
+                with BULK_SECONDS.labels("elasticsearch").time():
+                    resp = self._call(action, partial(self._es.bulk, operations=ops, refresh=self._refresh))
                 retry: list[int] = []
                 for i, item in zip(todo, resp["items"], strict=True):
                     result = item["create"]
@@ -205,12 +228,50 @@ class ElasticsearchEventStore:
             event_id = get_field(ev, "event.id")
             if not isinstance(event_id, str) or not event_id:
                 raise StoreError("event without event.id cannot be stored idempotently", source=self.url)
-            docs.append((f"{self.prefix}-events-{_index_day(ev)}", event_id, ev))
+            docs.append((self.index_for(ev), event_id, ev))
         new, refused = self._bulk_create(docs, "index events")
         if refused:
             self.rejected += len(refused)
             self.write_dead_letters([self._refused_letter(docs[pos][2], reason) for pos, reason in refused])
         return new
+
+    def index_for(self, event: dict[str, Any]) -> str:
+        """``{prefix}-events-l{level}-YYYY.MM.DD`` (``soc.security_level``), else ``{prefix}-events-YYYY.MM.DD``."""
+        level = _index_level(event)
+        if level is None:
+            return f"{self.prefix}-events-{_index_day(event)}"
+        return f"{self.prefix}-events-l{level}-{_index_day(event)}"
+
+    def prune(self, now: float | None = None) -> list[str]:
+        """Delete event indices older than the retention of their security level; returns their names.
+
+        A day index is deleted once its whole day is older than the retention (so a level-2 index of
+        1 March with 31 days goes on 2 April). Indices without a level keep the longest retention;
+        ``undated`` indices are never deleted.
+        """
+        now = time.time() if now is None else now
+        longest = max(self.retention_days.values(), default=366)
+        names = self._call(
+            "list event indices",
+            lambda: self._es.indices.get(index=self.events_pattern, allow_no_indices=True, ignore_unavailable=True),
+        )
+        doomed: list[str] = []
+        for name in names:
+            rest = name[len(f"{self.prefix}-events-") :]
+            level: int | None = None
+            if rest.startswith("l") and "-" in rest:
+                level_s, _, rest = rest.partition("-")
+                level = int(level_s[1:]) if level_s[1:].isdigit() else None
+            try:
+                day = datetime.strptime(rest, "%Y.%m.%d").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            keep = self.retention_days.get(level, longest) if level is not None else longest
+            if now - (day.timestamp() + 86400) >= keep * 86400:
+                doomed.append(name)
+        for name in sorted(doomed):
+            self._call(f"delete index {name}", partial(self._es.indices.delete, index=name))
+        return sorted(doomed)
 
     def _refused_letter(self, event: dict[str, Any], reason: str) -> DeadLetter:
         original = get_field(event, "event.original")
@@ -244,7 +305,10 @@ class ElasticsearchEventStore:
                     "source": d.source,
                     "collector": d.collector,
                     "error_type": d.error_type,
-                    "data": base64.b64encode(d.data).decode("ascii"),
+                    "data": base64.b64encode(d.data[:_DLQ_DATA_BYTES]).decode("ascii"),
+                    "data_bytes": len(d.data),
+                    "data_sha256": hashlib.sha256(d.data).hexdigest(),
+                    "data_truncated": len(d.data) > _DLQ_DATA_BYTES,
                     "data_text": d.data[: _DLQ_TEXT_CHARS * 4].decode("utf-8", "replace")[:_DLQ_TEXT_CHARS],
                 },
             )
@@ -325,6 +389,39 @@ class ElasticsearchEventStore:
         )
         return int(resp["count"])
 
+    def query_lucene(
+        self, query: str, start: str | None = None, end: str | None = None, limit: int = 100
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Events matching a Lucene query string (e.g. a Sigma rule converted by pySigma's Elasticsearch
+        backend, for retro-hunts) in ``[start, end)``: (total, the first ``limit`` newest first)."""
+        bounds: dict[str, str] = {}
+        if start:
+            bounds["gte"] = start
+        if end:
+            bounds["lt"] = end
+        body: dict[str, Any] = {
+            "bool": {
+                "must": [{"query_string": {"query": query, "analyze_wildcard": True, "lenient": True}}],
+                "filter": [{"range": {"@timestamp": bounds}}] if bounds else [],
+            }
+        }
+        resp = self._call(
+            "lucene search",
+            lambda: self._es.search(
+                index=self.events_pattern,
+                query=body,
+                sort=[
+                    {"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+                    {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
+                ],
+                size=limit,
+                track_total_hits=True,
+                allow_no_indices=True,
+                ignore_unavailable=True,
+            ),
+        )
+        return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]
+
     def get(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The stored events with these ids (missing ids are left out), in the order asked."""
         found: dict[str, dict[str, Any]] = {}
@@ -356,7 +453,7 @@ class ElasticsearchEventStore:
         return int(resp["count"])
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        """Stored dead letters, newest first."""
+        """Stored dead letters, newest first (``data`` cut to its first MiB for records larger than that)."""
         try:
             resp = self._call(
                 "search dead letters",

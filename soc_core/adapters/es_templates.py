@@ -6,10 +6,14 @@ templates; the parse/enrich stages produce the fields listed here.
 Every field the ECS contract names is listed in :data:`ECS_FIELD_TYPES` with its Elasticsearch type;
 :func:`events_template` and :func:`dead_letters_template` turn that into composable index templates.
 Fields outside the list are mapped dynamically (strings as ``keyword``), so parsers may add fields.
+``python -m soc_core.adapters.es_templates`` writes the rendering checked in as
+``soc_core/adapters/ecs_template.json`` (tests/distributed/test_es_templates.py checks it for drift).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 KEYWORD_IGNORE_ABOVE = 8191  # longer values stay in _source but are not indexed (no rejected documents)
@@ -111,7 +115,12 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "soc.unit.parent": "keyword",
     "soc.system": "keyword",
     "soc.security_level": "long",
-    "soc.asset.owner": "keyword",
+    "soc.unit.path": "keyword",
+    "soc.asset.name": "keyword",
+    "soc.asset.owner.name": "keyword",  # the owner is an object (pipeline.enrich: name, email, phone)
+    "soc.asset.owner.email": "keyword",
+    "soc.asset.owner.phone": "keyword",
+    "soc.source": "keyword",  # reconciliation key (pipeline.reconcile.source_key of the raw record's source)
     "threat.indicator.type": "keyword",
     "threat.indicator.ip": "ip",
 }
@@ -132,6 +141,8 @@ def field_mapping(kind: str) -> dict[str, Any]:
         return {"type": "long", "ignore_malformed": True}
     if kind == "date":
         return {"type": "date"}
+    if kind == "boolean":
+        return {"type": "boolean"}
     if kind == "flattened":
         return {"type": "flattened", "ignore_above": KEYWORD_IGNORE_ABOVE}
     raise ValueError(f"unknown field kind {kind!r}")
@@ -192,6 +203,9 @@ DEAD_LETTER_FIELDS: dict[str, str] = {
     "collector": "keyword",
     "error_type": "keyword",
     "data_text": "text",
+    "data_bytes": "long",
+    "data_sha256": "keyword",
+    "data_truncated": "boolean",
 }
 
 
@@ -205,3 +219,28 @@ def dead_letters_template(prefix: str) -> dict[str, Any]:
         "template": {"settings": _settings(), "mappings": {"dynamic": False, "properties": properties}},
         "_meta": {"source": "soc_core.adapters.es_templates"},
     }
+
+
+# The checked-in rendering of the templates (reviewable diff when the field list changes; the drift
+# test regenerates it and compares, as elastic/ecs does with its generated/ folder).
+ARTEFACT = Path(__file__).with_name("ecs_template.json")
+ARTEFACT_PREFIX = "soc"
+
+
+def render_artefact() -> str:
+    """The templates for the default index prefix as stable, pretty JSON."""
+    body = {
+        "events": events_template(ARTEFACT_PREFIX),
+        "dead_letters": dead_letters_template(ARTEFACT_PREFIX),
+    }
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    """``python -m soc_core.adapters.es_templates``: regenerate :data:`ARTEFACT`."""
+    ARTEFACT.write_text(render_artefact(), encoding="utf-8")
+    print(f"wrote {ARTEFACT}")
+
+
+if __name__ == "__main__":
+    main()

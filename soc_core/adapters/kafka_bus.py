@@ -12,13 +12,19 @@ Failure contract (same as the embedded bus):
   successful ``flush`` is guaranteed: the caller spools and re-sends it (duplicates are fine).
 - ``flush`` is bounded by ``timeout_s`` (default 10 s).
 - ``commit`` commits past the messages ``poll`` returned (or the given ones), only for partitions
-  still assigned to this consumer; a lost assignment means those messages will be redelivered.
+  still assigned to this consumer; a lost assignment means those messages will be redelivered. A
+  commit the cluster refuses (coordinator away, rebalance) is logged, not raised: the downstream
+  write already succeeded, so the cost is redelivery to idempotent sinks.
+- ``poll`` returns nothing (after its timeout) while the cluster is unreachable, so stage loops
+  survive a Kafka outage and resume when it returns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +34,17 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from soc_core.bus import Message
 from soc_core.errors import BusError, BusUnavailable
+from soc_core.metrics import CONSUMER_LAG
 
 __all__ = ["KafkaBus", "KafkaConsumerAdapter", "KafkaProducerAdapter"]
 
 _TOPIC_EXISTS = TopicAlreadyExistsError.errno
+# Largest message produced and accepted by the topics we create: collector dead letters keep up to
+# 16 MiB of the original bytes (collectors.common.DEAD_LETTER_CAP) plus their envelope. A message the
+# broker refuses as too large would block the collector's spool, so the limit is set on both sides.
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -129,12 +142,20 @@ class KafkaConsumerAdapter:
         self._timeout_ms = int(timeout_s * 1000)
         self._returned: dict[TopicPartition, int] = {}  # next offset past what poll returned
         self._closed = False
+        self.group = ""
+        # (logical topic, partition) -> messages behind the high watermark after the last poll
+        self.lag: dict[tuple[str, int], int] = {}
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
         except KafkaError as exc:
-            raise _bus_error("poll", self._bootstrap, exc) from exc
+            if not _is_unavailable(exc):
+                raise _bus_error("poll", self._bootstrap, exc) from exc
+            # the cluster is away: nothing to hand out now; the client reconnects by itself
+            log.warning("poll: Kafka unavailable (%s: %s); retrying", type(exc).__name__, exc)
+            time.sleep(timeout)
+            return []
         out: list[Message] = []
         for tp, records in batches.items():
             for rec in records:
@@ -150,7 +171,28 @@ class KafkaConsumerAdapter:
                 )
             if records:
                 self._returned[tp] = max(self._returned.get(tp, 0), records[-1].offset + 1)
+                high = self._consumer.highwater(tp)  # cached from the fetch response, no request
+                if high is not None:
+                    self.lag[(self._logical(tp.topic), tp.partition)] = max(0, high - records[-1].offset - 1)
+        if not out:
+            for key in self.lag:
+                self.lag[key] = 0  # caught up: an empty poll means nothing is waiting
+        for (topic, partition), behind in self.lag.items():
+            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(behind)
         return out
+
+    def seek_to_committed(self) -> None:
+        """Rewind every assigned partition to its committed offset (the start when nothing is committed)."""
+        try:
+            for tp in self._consumer.assignment():
+                committed = self._consumer.committed(tp, timeout_ms=self._timeout_ms)
+                if committed is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+        except KafkaError as exc:
+            raise _bus_error("seek to committed", self._bootstrap, exc) from exc
+        self._returned.clear()
 
     def _logical(self, topic: str) -> str:
         return topic[len(self._prefix) :] if self._prefix and topic.startswith(self._prefix) else topic
@@ -176,7 +218,10 @@ class KafkaConsumerAdapter:
         try:
             self._consumer.commit(offsets=offsets, timeout_ms=self._timeout_ms)
         except KafkaError as exc:
-            raise _bus_error("commit", self._bootstrap, exc) from exc
+            # Not fatal: the downstream write already succeeded and every sink is idempotent, so the
+            # worst case is redelivery. The next successful commit covers these offsets too.
+            log.warning("commit failed, messages may be redelivered: %s: %s", type(exc).__name__, exc)
+            return
         for tp, committed in offsets.items():
             if self._returned.get(tp, 0) <= committed.offset:
                 self._returned.pop(tp, None)
@@ -197,7 +242,8 @@ class KafkaBus:
     """Factory of Kafka producers and consumers for one cluster (implements :class:`soc_core.bus.Bus`).
 
     ``topic_prefix`` is prepended to every topic name on the wire (isolation of tenants or tests);
-    :class:`~soc_core.bus.Message` carries the logical (unprefixed) topic.
+    :class:`~soc_core.bus.Message` carries the logical (unprefixed) topic. ``group_prefix``
+    (default: ``topic_prefix``) is prepended to consumer group ids.
     """
 
     def __init__(
@@ -208,9 +254,11 @@ class KafkaBus:
         client_id: str = "soc",
         session_timeout_ms: int = 6000,
         timeout_s: float = 10.0,
+        group_prefix: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic_prefix = topic_prefix
+        self.group_prefix = topic_prefix if group_prefix is None else group_prefix
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
         self.timeout_s = timeout_s
@@ -240,8 +288,10 @@ class KafkaBus:
                 for name, count in missing.items():
                     entry: dict[str, Any] = {"num_partitions": count, "replication_factor": -1}
                     logical = name[len(self.topic_prefix) :]
+                    configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
                     if logical in retention_ms:
-                        entry["configs"] = {"retention.ms": str(retention_ms[logical])}
+                        configs["retention.ms"] = str(retention_ms[logical])
+                    entry["configs"] = configs
                     spec[name] = entry
                 result = admin.create_topics(spec, raise_errors=False)
                 for topic in result["topics"]:
@@ -279,6 +329,7 @@ class KafkaBus:
             "delivery_timeout_ms": ms + 5 + 1000,  # must be >= linger + request timeout
             "bootstrap_timeout_ms": ms,
             "reconnect_backoff_max_ms": 1000,
+            "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
         }
         adapter = KafkaProducerAdapter(self.bootstrap, config, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s)
         with self._lock:
@@ -291,7 +342,7 @@ class KafkaBus:
                 *[self.topic_prefix + t for t in topics],
                 bootstrap_servers=self.bootstrap,
                 client_id=self.client_id,
-                group_id=self.topic_prefix + group,
+                group_id=self.group_prefix + group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 session_timeout_ms=self.session_timeout_ms,
@@ -304,6 +355,7 @@ class KafkaBus:
         adapter = KafkaConsumerAdapter(
             self.bootstrap, consumer, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s
         )
+        adapter.group = group
         with self._lock:
             self._children.append(adapter)
         return adapter

@@ -55,15 +55,15 @@ def test_write_is_idempotent_by_event_id(es_store_factory: StoreFactory) -> None
     assert got[0] == events[2]
 
 
-def test_events_go_to_dated_indices(es_store_factory: StoreFactory, es_client: Any) -> None:
+def test_events_go_to_dated_indices_per_security_level(es_store_factory: StoreFactory, es_client: Any) -> None:
     store = es_store_factory()
     store.write([ssh_event(1, "2026-11-20T23:59:59.000Z"), ssh_event(2, "2026-11-21T06:59:59+07:00")])
     indices = set(es_client.indices.get(index=f"{store.prefix}-events-*"))
     # +07:00 local morning is still the previous UTC day
-    assert indices == {f"{store.prefix}-events-2026.11.20"}
+    assert indices == {f"{store.prefix}-events-l3-2026.11.20"}
     store.write([ssh_event(3, "2026-11-21T00:00:00.000Z")])
     indices = set(es_client.indices.get(index=f"{store.prefix}-events-*"))
-    assert indices == {f"{store.prefix}-events-2026.11.20", f"{store.prefix}-events-2026.11.21"}
+    assert indices == {f"{store.prefix}-events-l3-2026.11.20", f"{store.prefix}-events-l3-2026.11.21"}
 
 
 def test_search_by_time_range_terms_and_text(es_store_factory: StoreFactory) -> None:
@@ -103,8 +103,8 @@ def test_index_template_maps_the_ecs_contract(es_store_factory: StoreFactory, es
     event["custom"] = {"note": "dynamic"}
     store.write([event])
 
-    mapping = es_client.indices.get_mapping(index=f"{store.prefix}-events-2026.11.20")
-    props = mapping[f"{store.prefix}-events-2026.11.20"]["mappings"]["properties"]
+    mapping = es_client.indices.get_mapping(index=f"{store.prefix}-events-l3-2026.11.20")
+    props = mapping[f"{store.prefix}-events-l3-2026.11.20"]["mappings"]["properties"]
 
     def kind(path: str) -> str:
         node: dict[str, Any] = {"properties": props}
@@ -125,8 +125,8 @@ def test_index_template_maps_the_ecs_contract(es_store_factory: StoreFactory, es
     assert props["message"]["fields"]["keyword"]["type"] == "keyword"
     assert kind("event.original") == "text"
     assert kind("custom.note") == "keyword"  # dynamic strings become keywords
-    settings = es_client.indices.get_settings(index=f"{store.prefix}-events-2026.11.20")
-    assert settings[f"{store.prefix}-events-2026.11.20"]["settings"]["index"]["number_of_replicas"] == "0"
+    settings = es_client.indices.get_settings(index=f"{store.prefix}-events-l3-2026.11.20")
+    assert settings[f"{store.prefix}-events-l3-2026.11.20"]["settings"]["index"]["number_of_replicas"] == "0"
 
 
 def test_dead_letters_are_stored_idempotently_with_original_bytes(es_store_factory: StoreFactory) -> None:
