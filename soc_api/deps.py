@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from soc_api.crud.units import unit_subtree
 from soc_api.crud.users import authenticate
 from soc_api.db.models import User
 from soc_api.errors import PermissionDenied
+from soc_api.services.config import WorkflowConfig
 from soc_core.stores import EventStore
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ MAX_TOKEN_LENGTH = 512
 RulesProvider = Callable[[], list[dict[str, Any]]]
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `soc users add` (`Authorization: Bearer soc_...`)")
+# Documents the OAuth2 password flow (POST /api/v1/auth/token); the token travels the same way.
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -39,7 +42,10 @@ def _unauthorized(reason: str) -> HTTPException:
 
 
 def get_current_user(
-    request: Request, session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _password_flow: Annotated[str | None, Depends(_oauth2)],
 ) -> User:
     if credentials is None:
         raise _unauthorized("missing bearer token")
@@ -78,6 +84,24 @@ def get_alert_scope(user: AlertReader, session: SessionDep) -> frozenset[str] | 
 
 
 AlertScope = Annotated[frozenset[str] | None, Depends(get_alert_scope)]
+# Tickets and reports follow the same rule as alerts: a unit reporter sees its unit subtree.
+WorkflowReader = AlertReader
+Scope = AlertScope
+
+
+def get_workflow_config(request: Request) -> WorkflowConfig:
+    cfg: WorkflowConfig = request.app.state.workflow
+    return cfg
+
+
+WorkflowConfigDep = Annotated[WorkflowConfig, Depends(get_workflow_config)]
+
+
+def get_bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+    return credentials.credentials if credentials is not None else None
+
+
+BearerToken = Annotated[str | None, Depends(get_bearer_token)]
 
 
 def get_event_store(request: Request) -> EventStore:

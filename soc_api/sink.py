@@ -4,6 +4,12 @@ Neighbours: upstream, the pipeline's detect stage publishes :class:`~soc_core.mo
 records on ``soc.alerts``; a consumer hands batches to :func:`ingest_detections`, commits the
 session, and only then commits its bus offsets. Downstream, the alert routes read what it wrote.
 
+Folding: detections with the same ``dedup_key`` (rule + entity) whose time falls within the
+grouping window of an open alert join it (count, first/last seen); later ones open a new alert
+(next ``group_seq``). Active suppressions are checked first: a matching detection only raises
+the suppression's hit count. Each alert carries a risk score from rule level, the asset's
+security level (``soc.security_level``) and threat-intel hits (``soc.threat.matched``).
+
 Idempotent: an event is linked to an alert at most once per ``dedup_key``, so a redelivered
 detection changes nothing and ``alert.count`` is the number of distinct linked events.
 """
@@ -12,13 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from soc_api.db.base import utcnow
 from soc_api.db.models import Alert, AlertEvent
+from soc_api.db.workflow_models import Suppression
+from soc_api.services.config import WorkflowConfig, default_config
+from soc_api.services.matching import flatten, matches
+from soc_api.services.scoring import risk_score, security_level_of, ti_hits_of
 from soc_core.models import LEVELS, Detection
 
 log = logging.getLogger(__name__)
@@ -38,10 +48,6 @@ def _clip(value: str, size: int) -> str:
     return value if len(value) <= size else value[:size]
 
 
-def _open_alert(session: Session, dedup_key: str) -> Alert | None:
-    return session.scalar(select(Alert).where(Alert.dedup_key == dedup_key, Alert.status != "closed"))
-
-
 def _already_linked(session: Session, dedup_key: str, event_id: str) -> bool:
     stmt = (
         select(AlertEvent.alert_id)
@@ -52,31 +58,97 @@ def _already_linked(session: Session, dedup_key: str, event_id: str) -> bool:
     return session.scalar(stmt) is not None
 
 
-def ingest_detections(session: Session, detections: Sequence[Detection]) -> int:
-    """Fold ``detections`` into alerts by ``dedup_key``; returns how many new event links were made.
+def _active_suppressions(session: Session, rule_ids: set[str], now: datetime) -> dict[str, list[Suppression]]:
+    if not rule_ids:
+        return {}
+    rows = session.scalars(
+        select(Suppression).where(
+            Suppression.rule_id.in_(rule_ids), Suppression.disabled == false(), Suppression.expires_at > now
+        )
+    )
+    out: dict[str, list[Suppression]] = {}
+    for row in rows:
+        out.setdefault(row.rule_id, []).append(row)
+    return out
 
-    A detection joins the open (not closed) alert with its key, or opens a new one. Commit is the
-    caller's.
+
+class _Groups:
+    """Open alerts per dedup key, loaded once per batch."""
+
+    def __init__(self, session: Session, window: timedelta | None) -> None:
+        self.session = session
+        self.window = window
+        self.open: dict[str, list[Alert]] = {}
+
+    def candidates(self, key: str) -> list[Alert]:
+        if key not in self.open:
+            stmt = select(Alert).where(Alert.dedup_key == key, Alert.status != "closed").order_by(Alert.group_seq)
+            self.open[key] = list(self.session.scalars(stmt))
+        return self.open[key]
+
+    def find(self, key: str, ts: datetime | None) -> Alert | None:
+        alerts = self.candidates(key)
+        if not alerts:
+            return None
+        if ts is None or self.window is None:
+            return alerts[-1]
+        for alert in reversed(alerts):
+            if alert.first_seen - self.window <= ts <= alert.last_seen + self.window:
+                return alert
+        earliest = min(alerts, key=lambda a: a.first_seen)
+        # Late arrival older than every open group: it extends the earliest one backwards. Only
+        # activity after a group's window opens a new alert.
+        return earliest if ts < earliest.first_seen else None
+
+    def next_seq(self, key: str) -> int:
+        top = self.session.scalar(select(func.max(Alert.group_seq)).where(Alert.dedup_key == key))
+        return 0 if top is None else top + 1
+
+    def add(self, key: str, alert: Alert) -> None:
+        self.candidates(key).append(alert)
+
+
+def ingest_detections(session: Session, detections: Sequence[Detection], config: WorkflowConfig | None = None) -> int:
+    """Fold ``detections`` into alerts; returns how many new event links were made.
+
+    Suppressed detections make no link; they count on their suppression. Commit is the caller's.
     """
+    cfg = config or default_config()
+    window_minutes = cfg.alerts.grouping_window_minutes
+    groups = _Groups(session, timedelta(minutes=window_minutes) if window_minutes > 0 else None)
     linked: set[tuple[str, str]] = set()
-    open_alerts: dict[str, Alert] = {}
     new_links = 0
     now = utcnow()
+    suppressions = _active_suppressions(session, {_clip(d.rule_id, 255) for d in detections}, now)
     for det in detections:
         dedup_key = _clip(det.dedup_key or f"{det.rule_id}:{det.event_id}", 255)
         event_id = _clip(det.event_id, 128)
+        rule_id = _clip(det.rule_id, 255)
         if (dedup_key, event_id) in linked or _already_linked(session, dedup_key, event_id):
             continue
-        ts = _parse_time(det.timestamp)
-        if ts is None:
+        event = det.event if isinstance(det.event, dict) else {}
+        hiding = suppressions.get(rule_id)
+        if hiding:
+            flat = flatten(event)
+            hit = next((s for s in hiding if matches(s.entity, s.fields, det.entity, flat)), None)
+            if hit is not None:
+                hit.hit_count += 1
+                hit.last_hit_at = now
+                linked.add((dedup_key, event_id))
+                continue
+        parsed = _parse_time(det.timestamp)
+        if parsed is None:
             log.warning("detection %s/%s: unreadable timestamp %r, using now", det.rule_id, event_id, det.timestamp)
-            ts = now
+        ts = parsed or now
         level = det.level if det.level in _LEVEL_RANK else "medium"
-        alert = open_alerts.get(dedup_key) or _open_alert(session, dedup_key)
+        sec_level = security_level_of(event)
+        ti_hits = ti_hits_of(event)
+        alert = groups.find(dedup_key, parsed)
         if alert is None:
             alert = Alert(
                 dedup_key=dedup_key,
-                rule_id=_clip(det.rule_id, 255),
+                group_seq=groups.next_seq(dedup_key),
+                rule_id=rule_id,
                 rule_title=_clip(det.rule_title, 500),
                 level=level,
                 tags=list(dict.fromkeys(det.tags)),
@@ -86,11 +158,14 @@ def ingest_detections(session: Session, detections: Sequence[Detection]) -> int:
                 last_seen=ts,
                 count=0,
                 status="new",
+                security_level=sec_level,
+                ti_hits=ti_hits,
                 created_at=now,
                 updated_at=now,
             )
             session.add(alert)
             session.flush()
+            groups.add(dedup_key, alert)
         else:
             alert.first_seen = min(alert.first_seen, ts)
             alert.last_seen = max(alert.last_seen, ts)
@@ -98,11 +173,17 @@ def ingest_detections(session: Session, detections: Sequence[Detection]) -> int:
                 alert.level = level
             if any(tag not in alert.tags for tag in det.tags):
                 alert.tags = list(dict.fromkeys([*alert.tags, *det.tags]))
+            if sec_level is not None and (alert.security_level is None or sec_level > alert.security_level):
+                alert.security_level = sec_level
+            alert.ti_hits = max(alert.ti_hits or 0, ti_hits)
             alert.updated_at = now
-        open_alerts[dedup_key] = alert
+        alert.risk_score = risk_score(cfg, alert.level, alert.security_level, alert.ti_hits or 0)
         session.add(AlertEvent(alert_id=alert.id, event_id=event_id, timestamp=ts))
         alert.count += 1
         linked.add((dedup_key, event_id))
         new_links += 1
     session.flush()
     return new_links
+
+
+__all__ = ["ingest_detections"]

@@ -33,6 +33,10 @@ class AlertFilter:
     since: datetime | None = None  # alerts seen at or after (last_seen >= since)
     until: datetime | None = None  # alerts seen before (first_seen < until)
     q: str | None = None  # case-insensitive text over title, rule id and entity values
+    verdict: str | None = None
+    assignee: str | None = None
+    min_risk: int | None = None
+    sort: str = "last_seen"  # or "risk"
 
 
 def _conditions(flt: AlertFilter, scope: Collection[str] | None) -> list[ColumnElement[bool]]:
@@ -51,6 +55,12 @@ def _conditions(flt: AlertFilter, scope: Collection[str] | None) -> list[ColumnE
         cond.append(Alert.last_seen >= flt.since)
     if flt.until is not None:
         cond.append(Alert.first_seen < flt.until)
+    if flt.verdict is not None:
+        cond.append(Alert.verdict == flt.verdict)
+    if flt.assignee is not None:
+        cond.append(Alert.assignee == flt.assignee)
+    if flt.min_risk is not None:
+        cond.append(Alert.risk_score >= flt.min_risk)
     if flt.q:
         cond.append(
             or_(
@@ -71,7 +81,8 @@ def list_alerts(
     """
     cond = _conditions(flt, scope)
     total = session.scalar(select(func.count()).select_from(Alert).where(*cond)) or 0
-    stmt = select(Alert).where(*cond).order_by(Alert.last_seen.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    order = (Alert.risk_score.desc(), Alert.last_seen.desc()) if flt.sort == "risk" else (Alert.last_seen.desc(),)
+    stmt = select(Alert).where(*cond).order_by(*order, Alert.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt)), total
 
 
@@ -128,3 +139,31 @@ def update_alert(session: Session, alert: Alert, changes: dict[str, Any], *, act
     )
     session.flush()
     return alert
+
+
+def bulk_update(
+    session: Session, ids: list[str], changes: dict[str, Any], *, actor: str
+) -> tuple[list[str], dict[str, str]]:
+    """Apply ``changes`` to each alert; every alert is checked (and audited) on its own."""
+    updated: list[str] = []
+    errors: dict[str, str] = {}
+    for alert_id in dict.fromkeys(ids):
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            errors[alert_id] = "not found"
+            continue
+        try:  # update_alert checks everything before it changes anything
+            update_alert(session, alert, changes, actor=actor)
+        except Conflict as exc:
+            errors[alert_id] = exc.message
+            continue
+        updated.append(alert_id)
+    return updated, errors
+
+
+def advance_to_in_progress(session: Session, alert: Alert, *, actor: str) -> None:
+    """Walk an open alert along new -> acknowledged -> in_progress (each step audited)."""
+    if alert.status == "new":
+        update_alert(session, alert, {"status": "acknowledged"}, actor=actor)
+    if alert.status == "acknowledged":
+        update_alert(session, alert, {"status": "in_progress"}, actor=actor)

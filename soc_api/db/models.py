@@ -43,6 +43,7 @@ class User(Base):
     unit_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("units.code"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2 (pwdlib); None: no login
 
 
 class ApiToken(Base):
@@ -56,6 +57,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="api", server_default="api")  # api | session
 
 
 class Alert(Base):
@@ -67,8 +69,9 @@ class Alert(Base):
         CheckConstraint(f"verdict IS NULL OR {_in('verdict', VERDICTS)}", name="verdict"),
         CheckConstraint(_in("level", LEVELS), name="level"),
         Index(
-            "uq_alerts_open_dedup_key",
+            "uq_alerts_open_dedup_key_group",
             "dedup_key",
+            "group_seq",
             unique=True,
             sqlite_where=text("status != 'closed'"),
             postgresql_where=text("status != 'closed'"),
@@ -91,6 +94,11 @@ class Alert(Base):
     assignee: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Grouping window: a key seen again after the window opens a new group (group_seq + 1).
+    group_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    security_level: Mapped[int | None] = mapped_column(Integer)  # highest soc.security_level seen
+    ti_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # soc.threat.matched
+    risk_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
 
 class AlertEvent(Base):
@@ -104,7 +112,11 @@ class AlertEvent(Base):
 
 
 class AuditLog(Base):
-    """Append-only record of every change; the code has no update or delete path for it."""
+    """Append-only record of every change; the code has no update or delete path for it.
+
+    Tamper-evident: ``hash = sha256(prev_hash + canonical JSON of the entry)``, entries chained
+    in ``seq`` order (see :mod:`soc_api.crud.audit`).
+    """
 
     __tablename__ = "audit_log"
 
@@ -115,6 +127,14 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 Index("ix_audit_log_object", AuditLog.object_type, AuditLog.object_id)
+Index("uq_audit_log_seq", AuditLog.seq, unique=True)
+
+# The workflow tables share this metadata; importing them here keeps Base.metadata complete for
+# every importer of the models (migrations, schema comparison tests).
+from soc_api.db import workflow_models as _workflow_models  # noqa: E402,F401

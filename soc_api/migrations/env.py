@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import soc_api.db.models  # noqa: F401 - registers the tables on Base.metadata
+import soc_api.db.models
+import soc_api.db.rule_models
+import soc_api.db.workflow_models  # noqa: F401 - workflow tables (migration 0002_workflow)
 from soc_api.db.base import Base
 from soc_api.db.session import make_engine
 
