@@ -10,6 +10,9 @@ echo "== lint"
 echo "== typecheck"
 "$BIN/mypy"
 
+echo "== system packages (Debian chromium for UI tests, DejaVu fonts for PDF forms)"
+scripts/system-deps.sh
+
 if [ -x scripts/services.sh ] && [ -d tests/distributed ]; then
   echo "== services (real Kafka, Elasticsearch, PostgreSQL on loopback)"
   scripts/services.sh start
