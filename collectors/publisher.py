@@ -9,6 +9,12 @@ every newer one, goes to an on-disk :class:`~collectors.spool.Spool` (length-pre
 frames, fsync on :meth:`Publisher.flush`). Once the bus accepts again the spool is replayed in
 order before any newer message is sent. Messages re-sent this way may reach the bus twice
 (at-least-once); record ids make every sink idempotent.
+
+A message the bus refuses for good (a plain ``BusError``, not ``BusUnavailable``: too large for
+the broker, topic not writable) must not block the spool forever. Refused at ``send`` it becomes
+a dead letter at once; refused at delivery (``flush``), where the batch does not say which
+message was at fault, the spool is replayed one message per flush until the refused one is found
+and dead-lettered with the broker's reason and its bytes (capped at ``REJECTED_KEEP_BYTES``).
 """
 
 from __future__ import annotations
@@ -18,17 +24,20 @@ import threading
 import time
 from pathlib import Path
 
+import msgspec
+
 from collectors.spool import CorruptFrame, Spool, SpoolFrame
 from soc_core import topics
 from soc_core.bus import Producer
-from soc_core.errors import BusError
+from soc_core.errors import BusError, BusUnavailable
 from soc_core.ids import new_id
 from soc_core.models import DeadLetter, RawRecord
-from soc_core.serde import encode_dead_letter, encode_raw
+from soc_core.serde import decode_raw, encode_dead_letter, encode_raw
 
 log = logging.getLogger(__name__)
 
 REPLAY_FLUSH_EVERY = 1000
+REJECTED_KEEP_BYTES = 256 * 1024  # bytes of a refused message kept in its dead letter
 
 
 class Publisher:
@@ -59,11 +68,12 @@ class Publisher:
         self.dlq_topic = dlq_topic
         self.retry_interval = retry_interval
         self.max_pending = max_pending
-        self.stats: dict[str, int] = {"published": 0, "dead_lettered": 0, "spooled": 0, "replayed": 0}
+        self.stats: dict[str, int] = {"published": 0, "dead_lettered": 0, "spooled": 0, "replayed": 0, "rejected": 0}
         self._pending: list[SpoolFrame] = []  # sent since the last successful producer flush
         self._lock = threading.RLock()
         self._stats_lock = threading.Lock()
         self._last_failure: float | None = None
+        self._isolate = False  # replay one message per flush to find one the bus refuses for good
         self._closed = False
 
     # -- public API ----------------------------------------------------------------------
@@ -141,9 +151,16 @@ class Publisher:
                 return
             try:
                 self._producer.send(frame.topic, frame.value, frame.key)
-            except BusError as exc:
+            except BusUnavailable as exc:
                 self._to_spool(exc, extra=frame)
                 return
+            except BusError as exc:
+                try:
+                    frame = self._rejected_letter(frame, exc)
+                    self._producer.send(frame.topic, frame.value, frame.key)
+                except BusError as exc2:
+                    self._to_spool(exc2, extra=frame)
+                    return
             self._pending.append(frame)
             if len(self._pending) >= self.max_pending:
                 self._flush_producer()
@@ -162,6 +179,8 @@ class Publisher:
     def _to_spool(self, exc: BusError, extra: SpoolFrame | None = None) -> None:
         frames = [*self._pending, *([extra] if extra is not None else [])]
         self._pending.clear()
+        if not isinstance(exc, BusUnavailable):
+            self._isolate = True  # a delivery was refused for good: find it on replay
         if self._last_failure is None or not self._spool.has_data():
             log.warning("bus unavailable (%s): spooling to %s", exc, self._spool.directory)
         self._last_failure = time.monotonic()
@@ -189,19 +208,68 @@ class Publisher:
         try:
             for read in self._spool.read(segment):
                 frame = self._corrupt_frame_letter(read) if isinstance(read, CorruptFrame) else read
-                self._producer.send(frame.topic, frame.value, frame.key)
+                if self._isolate:
+                    self._send_alone(frame)
+                else:
+                    self._producer.send(frame.topic, frame.value, frame.key)
                 sent += 1
                 if sent % REPLAY_FLUSH_EVERY == 0:
                     self._producer.flush()
             self._producer.flush()
-        except BusError as exc:
+        except BusUnavailable as exc:
             log.info("replay of %s stopped, bus still unavailable: %s", segment.name, exc)
             self._last_failure = time.monotonic()
             return False
+        except BusError as exc:
+            if self._isolate:  # even alone, as a capped dead letter, it is refused: keep it on disk
+                log.error("replay of %s refused even message by message (%s); retrying later", segment.name, exc)
+                self._last_failure = time.monotonic()
+                return False
+            # Refused for good somewhere in the batch: replay the segment again one message per
+            # flush (messages of this batch already delivered arrive twice; sinks are idempotent).
+            log.warning("replay of %s refused (%s); replaying it message by message", segment.name, exc)
+            self._isolate = True
+            return self._replay_segment(segment)
         self._spool.remove(segment)
+        self._isolate = False
         self._count("replayed", sent)
         log.info("replayed %d spooled messages from %s", sent, segment.name)
         return True
+
+    def _send_alone(self, frame: SpoolFrame) -> None:
+        """Send and flush one message; one the bus refuses for good goes on as a dead letter."""
+        try:
+            self._producer.send(frame.topic, frame.value, frame.key)
+            self._producer.flush()
+        except BusUnavailable:
+            raise
+        except BusError as exc:
+            letter = self._rejected_letter(frame, exc)
+            self._producer.send(letter.topic, letter.value, letter.key)
+            self._producer.flush()
+
+    def _rejected_letter(self, frame: SpoolFrame, exc: BusError) -> SpoolFrame:
+        """The dead letter standing for a message the bus refused for good (raises if it is one)."""
+        if frame.topic == self.dlq_topic and frame.key == b"bus-rejected":
+            raise exc  # the bus refuses even the capped dead letter: nothing smaller to send
+        self._count("rejected")
+        log.warning("bus refused a message for %s for good: %s; dead-lettering it", frame.topic, exc)
+        # A refused raw record keeps its id, time, source and bytes, so counts still reconcile.
+        try:
+            record = decode_raw(frame.value) if frame.topic == self.raw_topic else None
+        except msgspec.DecodeError:  # an undecodable frame is kept as opaque bytes
+            record = None
+        letter = DeadLetter(
+            id=record.id if record else new_id(),
+            stage="collector",
+            reason=f"bus refused the message for {frame.topic} ({len(frame.value)} bytes): {exc.message}"[:1000],
+            received=record.received if record else time.time(),
+            source=record.source if record else frame.topic,
+            collector=record.collector if record else "publisher",
+            data=(record.data if record else frame.value)[:REJECTED_KEEP_BYTES],
+            error_type="BusRejected",
+        )
+        return SpoolFrame(self.dlq_topic, b"bus-rejected", encode_dead_letter(letter))
 
     def _corrupt_frame_letter(self, frame: CorruptFrame) -> SpoolFrame:
         letter = DeadLetter(

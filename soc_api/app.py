@@ -15,7 +15,9 @@ from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.deps import RulesProvider
 from soc_api.middleware import MAX_BODY_BYTES, BodySizeLimit
-from soc_api.routes import alerts, health, rules, ui, users
+from soc_api.routes import alerts, auth, health, incidents, ops, recipients, reports, rules, suppressions, ui, users
+from soc_api.routes import audit as audit_routes
+from soc_api.services.config import WorkflowConfig, load_workflow_config
 from soc_core.settings import Settings
 from soc_core.stores import EventStore
 
@@ -23,7 +25,13 @@ API_PREFIX = "/api/v1"
 _STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings, *, event_store: EventStore, rules_provider: RulesProvider | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    event_store: EventStore,
+    rules_provider: RulesProvider | None = None,
+    workflow: WorkflowConfig | None = None,
+) -> FastAPI:
     """Build the API: migrates the database at ``settings.db_url()`` to head, then wires the routes."""
     if settings.database_url is None:
         settings.ensure_dirs()
@@ -47,14 +55,16 @@ def create_app(settings: Settings, *, event_store: EventStore, rules_provider: R
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.event_store = event_store
     app.state.rules_provider = rules_provider
+    app.state.workflow = workflow or load_workflow_config(settings.data_dir)
 
     handlers.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, alerts, rules, users):
+    for module in (health, alerts, rules, users, ops, auth, incidents, reports, suppressions, recipients, audit_routes):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ui.router)
+    app.include_router(ops.metrics_router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -12,6 +12,7 @@ from collectors.files import iter_file_records
 from collectors.publisher import Publisher
 from detections.sigma import RuleSet
 from soc_api.app import create_app
+from soc_api.crud import audit
 from soc_api.crud.units import sync_units
 from soc_api.crud.users import create_user
 from soc_cli.roles import (
@@ -26,6 +27,7 @@ from soc_cli.roles import (
     rules_provider,
     worker_role,
 )
+from soc_cli.rules_roles import rule_catalog
 from soc_core import topics
 from soc_core.bus import Bus
 from soc_core.errors import ConfigError
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 TOKEN_FILE = "admin.token"  # noqa: S105 - a file name, not a secret
 
 
-def add_user(settings: Settings, name: str, role: str, unit: str | None) -> str:
+def add_user(settings: Settings, name: str, role: str, unit: str | None, *, password: str | None = None) -> str:
     sessions = open_database(settings)
     if settings.assets_file is not None:
         inventory = load_inventory(settings)
@@ -47,7 +49,15 @@ def add_user(settings: Settings, name: str, role: str, unit: str | None) -> str:
             session.commit()
     with sessions() as session:
         try:
-            _, token = create_user(session, name, role, unit)
+            user, token = create_user(session, name, role, unit, password=password)
+            audit.record(
+                session,
+                actor="cli",
+                action="user.create",
+                object_type="user",
+                object_id=str(user.id),
+                detail={"name": user.name, "role": user.role, "unit": user.unit_code, "password": password is not None},
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         session.commit()
@@ -107,6 +117,7 @@ def ingest_demo(settings: Settings, bus: Bus) -> int:
 
 def serve_api(settings: Settings, store: EventStore, ruleset: RuleSet) -> None:
     app = create_app(settings, event_store=store, rules_provider=rules_provider(ruleset))
+    app.state.rule_catalog = rule_catalog(settings, store, ruleset)  # rule health, enable/disable, retro-hunt
     config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()
 

@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from soc_cli.rules_cmd import register as _register_rule_ops
 from soc_core.errors import SocError
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ rules_app = typer.Typer(help="Validate and list Sigma rules.", no_args_is_help=T
 users_app = typer.Typer(help="Manage API users and tokens.", no_args_is_help=True)
 demo_app = typer.Typer(help="Synthetic provincial logs with ground truth.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+_register_rule_ops(rules_app)  # soc rules import|imports|enable|disable|hunt (soc_cli/rules_cmd.py)
 app.add_typer(users_app, name="users")
 bench_app = typer.Typer(help="Benchmarks: figures with ratios to a reference run in the same invocation.")
 app.add_typer(demo_app, name="demo")
@@ -117,13 +119,17 @@ def users_add(
     role: Annotated[str, typer.Option(help="admin|analyst|unit_reporter|feed_client")],
     unit: Annotated[str | None, typer.Option(help="Unit code (required for unit_reporter).")] = None,
     data: DataOpt = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Also ask for a login password (web UI sign-in).")
+    ] = False,
 ) -> None:
     """Create a user and print its API token (shown once; only its hash is stored)."""
     from soc_cli.embedded import add_user
     from soc_core.settings import load_settings
 
+    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
     try:
-        token = add_user(load_settings(data_dir=data), name, role, unit)
+        token = add_user(load_settings(data_dir=data), name, role, unit, password=secret)
     except SocError as exc:
         raise _fail(exc) from exc
     typer.echo(token)
@@ -156,6 +162,24 @@ def bench_detect(
     bench_detect_mod.run(scale=scale, rules=rules or (bench_detect_mod.PROJECT_RULES,)).print()
 
 
+@bench_app.command("sigma")
+def bench_sigma(
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Rule files or folders (default: ../shared/sigma/rules* or detections/rules)."),
+    ] = None,
+    events: Annotated[int, typer.Option(help="EVTX-derived events for the engine.")] = 100_000,
+    ref_events: Annotated[int, typer.Option(help="Events for the SQLite reference and the naive loop.")] = 5_000,
+    budget: Annotated[float, typer.Option(help="Seconds at most per engine measurement (half per naive loop).")] = 20.0,
+) -> None:
+    """Sigma engine vs pySigma SQLite (Zircolite's method) and a naive loop, for 200/1,000/all rules."""
+    from bench import sigma as bench_sigma_mod
+
+    if events < 1 or ref_events < 1 or budget <= 0:
+        raise _fail(SocError("--events and --ref-events must be >= 1 and --budget > 0"))
+    bench_sigma_mod.run(rules=rules, events=events, ref_events=ref_events, budget=budget).print()
+
+
 @bench_app.command("bus")
 def bench_bus(n: Annotated[int, typer.Option(help="Messages.")] = 100_000) -> None:
     """Embedded bus produce/consume rate vs committing every message."""
@@ -170,6 +194,15 @@ def bench_syslog() -> None:
     from bench import syslog as bench_syslog_mod
 
     bench_syslog_mod.run().print()
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(scale: Annotated[float, typer.Option(help="Demo data scale (1.0 ~ the demo day).")] = 1.0) -> None:
+    """Distributed pipeline on real Kafka + Elasticsearch (SOC_KAFKA_BOOTSTRAP, SOC_ELASTICSEARCH_URL)."""
+    from bench import pipeline as bench_pipeline_mod
+    from soc_core.settings import load_settings
+
+    bench_pipeline_mod.run(scale=scale, settings=load_settings()).print()
 
 
 @bench_app.command("all")

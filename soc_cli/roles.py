@@ -21,18 +21,31 @@ from sqlalchemy.orm import Session, sessionmaker
 from collectors.filetail import FileTailer, TailSpec
 from collectors.publisher import Publisher
 from collectors.syslog import SyslogServer
-from detections.sigma import Detector, RuleSet
+from detections.sigma import RuleSet
 from pipeline.enrich import AssetInventory
 from pipeline.indexer import DeadLetterIndexer, EventIndexer
+from pipeline.reconcile import (
+    COUNTS_TOPIC,
+    CountBuffer,
+    CountedProcessor,
+    CountingProducer,
+    CountingStore,
+    CountsEmitter,
+    CountsFold,
+)
+from pipeline.rule_stats import RULE_STATS
 from pipeline.worker import EventProcessor, PipelineWorker
 from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.sink import ingest_detections
+from soc_cli.instrument import CountedPublisher
+from soc_cli.rules_roles import active_paths, rule_stats_sink, worker_detector
 from soc_core import serde, topics
 from soc_core.bus import Bus, Message
 from soc_core.embedded.sqlite_bus import SqliteBus
 from soc_core.embedded.sqlite_events import SqliteEventStore
-from soc_core.errors import ConfigError, StoreUnavailable
+from soc_core.errors import BusError, ConfigError, StoreUnavailable
+from soc_core.metrics import MetricsServer
 from soc_core.models import Detection
 from soc_core.settings import Settings
 from soc_core.stage import StageLoop
@@ -50,15 +63,51 @@ class Component(Protocol):
 
 
 def open_bus(settings: Settings) -> Bus:
+    """Embedded: the SQLite bus in the data dir. Distributed: Kafka at ``settings.kafka_bootstrap``.
+
+    The roles prefix topic names themselves (``settings.topic_prefix``); the Kafka adapter prefixes
+    consumer groups with it, so two deployments (or tests) sharing a cluster never share a group.
+    """
     if settings.mode == "embedded":
         return SqliteBus(settings.data_dir / "bus.db")
-    raise ConfigError("distributed mode needs the Kafka adapter (not configured in this build)")
+    from soc_core.adapters.kafka_bus import KafkaBus
+
+    return KafkaBus(
+        settings.kafka_bootstrap,
+        topic_prefix="",
+        group_prefix=settings.topic_prefix,
+        client_id=f"soc-{settings.topic_prefix or 'main'}",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+
+
+def ensure_topics(settings: Settings, bus: Bus) -> None:
+    """Distributed mode: create the topics with the configured partitions and retention."""
+    from soc_core.adapters.kafka_bus import KafkaBus
+
+    if not isinstance(bus, KafkaBus):
+        return
+    names = (*topics.ALL, COUNTS_TOPIC, RULE_STATS)
+    partitions = {settings.topic_prefix + t: settings.topic_partitions.get(t, 1) for t in names}
+    retention = {
+        settings.topic_prefix + t: settings.topic_retention_hours[t] * 3_600_000
+        for t in names
+        if t in settings.topic_retention_hours
+    }
+    bus.ensure_topics(partitions, retention)
 
 
 def open_store(settings: Settings) -> EventStore:
+    """Embedded: the SQLite event store. Distributed: Elasticsearch at ``settings.elasticsearch_url``."""
     if settings.mode == "embedded":
         return SqliteEventStore(settings.data_dir / "events.db")
-    raise ConfigError("distributed mode needs the Elasticsearch adapter (not configured in this build)")
+    from soc_core.adapters.es_store import ElasticsearchEventStore
+
+    return ElasticsearchEventStore(
+        settings.elasticsearch_url,
+        index_prefix=settings.es_index_prefix,
+        retention_days=settings.retention_days_by_level,
+    )
 
 
 def open_database(settings: Settings) -> sessionmaker[Session]:
@@ -77,7 +126,7 @@ def load_inventory(settings: Settings, *, demo: bool = False) -> AssetInventory:
 
 
 def load_rules(settings: Settings) -> RuleSet:
-    ruleset = RuleSet.load(list(settings.rules))
+    ruleset = RuleSet.load(active_paths(settings))  # project rules + sets imported by `soc rules import`
     for failure in ruleset.failures:
         log.warning("rule not loaded: %s:%s: %s", failure.path, failure.line, failure.reason)
     log.info("loaded %d rules (%d failed)", len(ruleset.rules), len(ruleset.failures))
@@ -139,23 +188,31 @@ class _PublisherFlush:
         self.publisher.close()
 
 
+def _counts_emitter(settings: Settings, bus: Bus, buffer: CountBuffer, role: str) -> CountsEmitter:
+    return CountsEmitter(bus.producer(), buffer, topic=settings.topic_prefix + COUNTS_TOPIC, role=role)
+
+
 def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
     prefix = settings.topic_prefix
-    publisher = Publisher(
+    counted = CountBuffer()
+    publisher: Publisher = CountedPublisher(
         bus.producer(),
         spool_dir=settings.data_dir / "spool",
+        counts=counted,
         raw_topic=prefix + topics.RAW,
         dlq_topic=prefix + topics.DLQ,
     )
     syslog = SyslogServer(
         publisher, host=settings.syslog_host, port=settings.syslog_port, max_message=settings.syslog_max_message
     )
-    role = Role([_PublisherFlush(publisher), syslog])
+    # stopped last: the final counts go out after the publishers flushed
+    role = Role([_counts_emitter(settings, bus, counted, "collect"), _PublisherFlush(publisher), syslog])
     if settings.tail:
         specs = [TailSpec(Path(t["path"]), t.get("format", "auto"), t.get("unit")) for t in settings.tail]
-        tail_publisher = Publisher(
+        tail_publisher = CountedPublisher(
             bus.producer(),
             spool_dir=settings.data_dir / "spool-tail",
+            counts=counted,
             raw_topic=prefix + topics.RAW,
             dlq_topic=prefix + topics.DLQ,
         )
@@ -166,13 +223,21 @@ def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
 
 def worker_role(settings: Settings, bus: Bus, store: EventStore, inventory: AssetInventory, ruleset: RuleSet) -> Role:
     prefix = settings.topic_prefix
-    processor = EventProcessor(Detector(ruleset), inventory)
-    worker = PipelineWorker(processor, bus.producer(), topic_prefix=prefix)
+    counted, pending = CountBuffer(), CountBuffer()
+    detector, rule_stats = worker_detector(settings, bus, ruleset)  # enabled rules only; per-rule statistics
+    processor: EventProcessor = CountedProcessor(detector, inventory, pending=pending)
+    producer = CountingProducer(bus.producer(), pending, counted)
+    worker = PipelineWorker(processor, producer, topic_prefix=prefix)
+    counting = CountingStore(store, counted)
     return Role(
         [
+            _counts_emitter(settings, bus, counted, "worker"),
+            rule_stats,
             StageLoop("worker", bus.consumer("soc-worker", [prefix + topics.RAW]), worker.handle, batch=1000),
-            StageLoop("indexer", bus.consumer("soc-indexer", [prefix + topics.EVENTS]), EventIndexer(store).handle),
-            StageLoop("dlq-indexer", bus.consumer("soc-dlq", [prefix + topics.DLQ]), DeadLetterIndexer(store).handle),
+            StageLoop("indexer", bus.consumer("soc-indexer", [prefix + topics.EVENTS]), EventIndexer(counting).handle),
+            StageLoop(
+                "dlq-indexer", bus.consumer("soc-dlq", [prefix + topics.DLQ]), DeadLetterIndexer(counting).handle
+            ),
         ]
     )
 
@@ -181,7 +246,11 @@ def alert_sink_role(settings: Settings, bus: Bus, sessions: sessionmaker[Session
     loop = StageLoop(
         "alert-sink", bus.consumer("soc-alerts", [settings.topic_prefix + topics.ALERTS]), AlertSink(sessions).handle
     )
-    return Role([loop])
+    engine = sessions.kw["bind"]
+    fold = StageLoop(
+        "counts-fold", bus.consumer("soc-counts", [settings.topic_prefix + COUNTS_TOPIC]), CountsFold(engine).handle
+    )
+    return Role([loop, fold, rule_stats_sink(settings, bus, sessions)])
 
 
 def wait_for_signal() -> None:
@@ -192,6 +261,66 @@ def wait_for_signal() -> None:
     stop.wait()
 
 
+def _health(role: Role) -> dict[str, Any]:
+    """``ok`` while every stage loop's thread runs; per stage: processed, failures, lag."""
+    stages: dict[str, Any] = {}
+    healthy = True
+    for c in role.components:
+        if isinstance(c, StageLoop):
+            alive = c._thread is not None and c._thread.is_alive()
+            healthy &= alive
+            lag = getattr(c.consumer, "lag", {})
+            stages[c.name] = {
+                "running": alive,
+                "processed": c.processed,
+                "failures": c.failures,
+                "lag": sum(lag.values()),
+                "partitions": sorted(f"{topic}:{partition}" for topic, partition in lag),  # ever read from
+            }
+        elif isinstance(c, _PublisherFlush):
+            stages.setdefault("publishers", []).append({"spooling": c.publisher.spooling, **c.publisher.stats})
+    return {"status": "ok" if healthy else "degraded", "stages": stages}
+
+
+class PruneJob:
+    """Distributed api role: deletes event indices past their security level's retention, hourly."""
+
+    def __init__(self, store: EventStore, interval: float = 3600.0) -> None:
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        prune = getattr(self.store, "prune", None)
+        while prune is not None and not self._stop.is_set():
+            try:
+                for name in prune():
+                    log.info("retention: deleted index %s", name)
+            except Exception as exc:
+                log.warning("retention job failed, retrying later: %s", exc)
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prune", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _serve_until_signal(settings: Settings, name: str, role: Role) -> None:
+    metrics = MetricsServer(settings.metrics_host, settings.metrics_port, lambda: _health(role))
+    role.start()
+    metrics.start()
+    log.info("%s role running; metrics and health on http://%s:%d/", name, settings.metrics_host, metrics.port)
+    try:
+        wait_for_signal()
+    finally:
+        metrics.stop()
+        role.stop()
+
+
 def run_role(name: str, settings: Settings) -> None:
     """Run one distributed role (``collect``, ``worker`` or ``api``) until interrupted."""
     from soc_cli.embedded import serve_api
@@ -199,25 +328,25 @@ def run_role(name: str, settings: Settings) -> None:
     settings.ensure_dirs()
     bus = open_bus(settings)
     if name == "collect":
+        try:
+            ensure_topics(settings, bus)
+        except BusError as exc:  # the collector must accept records even with Kafka down: it spools
+            log.warning("cannot create topics now (%s); collecting and spooling anyway", exc)
         role, _ = collect_role(settings, bus)
-        role.start()
-        try:
-            wait_for_signal()
-        finally:
-            role.stop()
+        _serve_until_signal(settings, name, role)
     elif name == "worker":
+        ensure_topics(settings, bus)
         role = worker_role(settings, bus, open_store(settings), load_inventory(settings), load_rules(settings))
-        role.start()
-        try:
-            wait_for_signal()
-        finally:
-            role.stop()
+        _serve_until_signal(settings, name, role)
     elif name == "api":
-        sessions = open_database(settings)
+        ensure_topics(settings, bus)
+        sessions = open_database(settings)  # runs the Alembic migrations
+        store = open_store(settings)
         role = alert_sink_role(settings, bus, sessions)
+        role.components.append(PruneJob(store))
         role.start()
         try:
-            serve_api(settings, open_store(settings), load_rules(settings))
+            serve_api(settings, store, load_rules(settings))
         finally:
             role.stop()
     else:

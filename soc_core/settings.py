@@ -41,6 +41,26 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     elasticsearch_url: str = "http://127.0.0.1:9200"
     database_url: SecretStr | None = None  # e.g. postgresql+psycopg://…; embedded: sqlite file
+    # Kafka topics (logical names, before topic_prefix): partitions and retention
+    topic_partitions: dict[str, int] = Field(
+        default_factory=lambda: {"soc.raw": 6, "soc.events": 6, "soc.alerts": 2, "soc.dlq": 2, "soc.counts": 1}
+    )
+    topic_retention_hours: dict[str, int] = Field(
+        default_factory=lambda: {
+            "soc.raw": 168,
+            "soc.events": 168,
+            "soc.alerts": 336,
+            "soc.dlq": 720,
+            "soc.counts": 720,
+        }
+    )
+    kafka_session_timeout_ms: int = 6000  # a killed worker's partitions move within this
+    es_index_prefix: str = "soc"
+    # Days events of a system at each security level (Decree 85/2016) are kept; unknown level -> 1
+    retention_days_by_level: dict[int, int] = Field(default_factory=lambda: {1: 31, 2: 31, 3: 92, 4: 183, 5: 366})
+    # collect/worker roles serve /metrics and /health here (0: any free port, printed in the log)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
 
     token_ttl_minutes: int = 480
 

@@ -9,6 +9,8 @@ import pytest
 
 from collectors.publisher import Publisher
 from soc_core import topics
+from soc_core.bus import Producer
+from soc_core.errors import BusError
 from soc_core.ids import new_id
 from soc_core.models import DeadLetter, RawRecord
 from tests.collectors_support import SwitchableProducer, dead_letters, new_bus, raw_records, read_topic
@@ -44,7 +46,7 @@ def test_publish_and_dead_letter_reach_bus(tmp_path: Path) -> None:
     assert [m.key for m in msgs] == [b"10.0.0.1", b"udp://10.0.0.1:514"]  # host, else source
     assert [r.data for r in raw_records(bus)] == [b"message 1", b"message 2"]
     assert dead_letters(bus) == [letter]
-    assert pub.stats == {"published": 2, "dead_lettered": 1, "spooled": 0, "replayed": 0}
+    assert pub.stats == {"published": 2, "dead_lettered": 1, "spooled": 0, "replayed": 0, "rejected": 0}
     pub.close()
 
 
@@ -138,4 +140,58 @@ def test_direct_spool_is_replayed_before_newer_records(tmp_path: Path) -> None:
     pub.flush()
     assert [r.id for r in raw_records(bus)] == ["r0000", "r0001"]
     assert pub.stats["spooled"] == 1 and pub.stats["replayed"] == 1
+    pub.close()
+
+
+class RefusingProducer:
+    """A real embedded-bus producer that refuses one payload for good, like a broker's size limit.
+
+    ``at`` is where the refusal surfaces: at ``send`` (kafka-python's own size check) or at
+    ``flush`` (the broker's answer, which does not say which message of the batch it was).
+    """
+
+    def __init__(self, inner: Producer, poison: bytes, *, at: str) -> None:
+        self.inner, self.poison, self.at = inner, poison, at
+        self.batch: list[tuple[str, bytes, bytes | None]] = []
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        if self.poison in value and topic == topics.RAW and self.at == "send":
+            raise BusError("MessageSizeTooLargeError (test)")
+        self.batch.append((topic, value, key))
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if self.at == "flush" and any(self.poison in v and t == topics.RAW for t, v, _ in batch):
+            raise BusError("RecordTooLargeError from broker (test)")
+        for t, v, k in batch:
+            self.inner.send(t, v, k)
+        self.inner.flush()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("at", ["send", "flush"])
+def test_message_refused_for_good_is_dead_lettered_not_replayed_forever(tmp_path: Path, at: str) -> None:
+    bus = new_bus(tmp_path)
+    producer = RefusingProducer(bus.producer(), b"POISON", at=at)
+    pub = Publisher(producer, spool_dir=tmp_path / "spool", retry_interval=0.0)
+    pub.publish(_record(0))
+    poison = RawRecord(
+        id="poison", received=time.time(), collector="test", kind="syslog", source="s", data=b"POISON" * 10
+    )
+    pub.publish(poison)
+    for n in range(1, 4):
+        pub.publish(_record(n))
+    pub.flush()
+    pub.publish(_record(4))
+    pub.flush()
+    assert not pub.spooling
+    assert _spool_files(tmp_path / "spool") == []
+    assert [r.id for r in raw_records(bus)] == [f"r{n:04d}" for n in range(5)]
+    letters = dead_letters(bus)
+    assert len(letters) == 1 and letters[0].error_type == "BusRejected"
+    assert "refused" in letters[0].reason and letters[0].data == poison.data
+    assert (letters[0].id, letters[0].source) == ("poison", "s")  # counts reconcile per source
+    assert pub.stats["rejected"] == 1
     pub.close()
