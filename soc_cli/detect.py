@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from collectors.evtx import is_evtx, iter_evtx_records
 from collectors.files import iter_file_records, iter_input_paths
 from detections.sigma import Detector, RuleSet
+from detections.sigma.values import load_placeholders
 from pipeline.enrich import AssetInventory
 from pipeline.worker import EventProcessor
 from soc_core.errors import InputError
@@ -72,6 +73,7 @@ def run_detect(
     *,
     input_format: str = "auto",
     assets: Path | None = None,
+    placeholders: Path | None = None,
     out: IO[bytes] | None = None,
     err: Console | None = None,
 ) -> DetectSummary:
@@ -83,7 +85,7 @@ def run_detect(
     paths = [p for inp in inputs for p in iter_input_paths(inp)]
     if not paths:
         raise InputError("no input files found", source=", ".join(map(str, inputs)))
-    ruleset = RuleSet.load(list(rules))
+    ruleset = RuleSet.load(list(rules), placeholders=load_placeholders(placeholders) if placeholders else None)
     summary = DetectSummary(files=len(paths), rules_loaded=len(ruleset.rules), rules_failed=len(ruleset.failures))
     for failure in ruleset.failures[:20]:
         where = failure.path if failure.line is None else f"{failure.path}:{failure.line}"

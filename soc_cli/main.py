@@ -33,6 +33,10 @@ app.add_typer(bench_app, name="bench")
 
 err = Console(stderr=True, soft_wrap=True)
 
+PlaceholdersOpt = Annotated[
+    Path | None,
+    typer.Option("--placeholders", help="YAML file of Sigma |expand placeholder values (name: [values])."),
+]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory (default ./.soc-data or SOC_DATA_DIR).")]
 
 
@@ -67,12 +71,13 @@ def detect(
         str, typer.Option("--input-format", help="auto|jsonl|evtx|syslog|auth|nginx|apache|winjson")
     ] = "auto",
     assets: Annotated[Path | None, typer.Option(help="Asset inventory (YAML/CSV) to enrich events.")] = None,
+    placeholders: PlaceholdersOpt = None,
 ) -> None:
     """Offline detection: one JSON match per line on stdout, a summary on stderr."""
     from soc_cli.detect import run_detect
 
     try:
-        summary = run_detect(rules, input, input_format=input_format, assets=assets, err=err)
+        summary = run_detect(rules, input, input_format=input_format, assets=assets, placeholders=placeholders, err=err)
     except SocError as exc:
         raise _fail(exc) from exc
     s = summary.as_dict()
@@ -87,14 +92,22 @@ def detect(
 
 
 @rules_app.command("check")
-def rules_check(paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")]) -> None:
+def rules_check(
+    paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")],
+    placeholders: PlaceholdersOpt = None,
+) -> None:
     """Validate rules; print each failure as file:line: reason. Exit 1 if any rule fails."""
     from detections.sigma import check_rules
+    from detections.sigma.values import load_placeholders
 
     for p in paths:
         if not p.exists():
             raise _fail(SocError("no such file or directory", source=str(p)))
-    ok, failures = check_rules(paths)
+    try:
+        values = load_placeholders(placeholders) if placeholders else None
+    except SocError as exc:
+        raise _fail(exc) from exc
+    ok, failures = check_rules(paths, values)
     for f in failures:
         where = f.path if f.line is None else f"{f.path}:{f.line}"
         typer.echo(f"{where}: {f.severity}: {f.reason}")

@@ -39,7 +39,7 @@ from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.sink import ingest_detections
 from soc_cli.instrument import CountedPublisher
-from soc_cli.rules_roles import active_paths, rule_stats_sink, worker_detector
+from soc_cli.rules_roles import active_paths, placeholders_of, rule_stats_sink, worker_detector
 from soc_core import serde, topics
 from soc_core.bus import Bus, Message
 from soc_core.embedded.sqlite_bus import SqliteBus
@@ -126,7 +126,8 @@ def load_inventory(settings: Settings, *, demo: bool = False) -> AssetInventory:
 
 
 def load_rules(settings: Settings) -> RuleSet:
-    ruleset = RuleSet.load(active_paths(settings))  # project rules + sets imported by `soc rules import`
+    # project rules + sets imported by `soc rules import`, placeholders from `sigma_placeholders`
+    ruleset = RuleSet.load(active_paths(settings), placeholders=placeholders_of(settings))
     for failure in ruleset.failures:
         log.warning("rule not loaded: %s:%s: %s", failure.path, failure.line, failure.reason)
     log.info("loaded %d rules (%d failed)", len(ruleset.rules), len(ruleset.failures))
@@ -276,6 +277,7 @@ def _health(role: Role) -> dict[str, Any]:
                 "failures": c.failures,
                 "lag": sum(lag.values()),
                 "partitions": sorted(f"{topic}:{partition}" for topic, partition in lag),  # ever read from
+                "assigned": sorted(f"{t}:{p}" for t, p in getattr(c.consumer, "assigned", ())),  # owned now
             }
         elif isinstance(c, _PublisherFlush):
             stages.setdefault("publishers", []).append({"spooling": c.publisher.spooling, **c.publisher.stats})

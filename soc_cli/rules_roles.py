@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from detections.rulesets import STATE_FILE, ActiveDetector, rule_paths
 from detections.rulesets.service import RulesService
 from detections.sigma import RuleSet
+from detections.sigma.values import load_placeholders
 from pipeline.rule_stats import RULE_STATS, RuleStats, RuleStatsPublisher, decode_snapshot
 from soc_api.crud.rules import ingest_rule_stats
 from soc_core.bus import Bus, Message
@@ -37,6 +38,11 @@ STATS_INTERVAL_S = 10.0
 def active_paths(settings: Settings) -> list[Path]:
     """Project rules (``Settings.rules``) plus every set imported under ``<data_dir>/rules``."""
     return rule_paths(list(settings.rules), settings.data_dir)
+
+
+def placeholders_of(settings: Settings) -> dict[str, list[str]] | None:
+    """The configured ``|expand`` placeholder values (``sigma_placeholders``), if any."""
+    return load_placeholders(settings.sigma_placeholders) if settings.sigma_placeholders else None
 
 
 def state_file(settings: Settings) -> Path:
@@ -56,7 +62,14 @@ def worker_detector(
     stats = RuleStats(lambda: holder[0].ruleset.rules if holder else [])
     sf = state_file(settings)
     reuse = ruleset if ruleset is not None and not sf.exists() else None
-    detector = ActiveDetector(paths, sf, observer=stats.observe, ruleset=reuse)
+    detector = ActiveDetector(
+        paths,
+        sf,
+        observer=stats.observe,
+        ruleset=reuse,
+        placeholders=placeholders_of(settings),
+        lateness_seconds=settings.sigma_lateness_seconds,
+    )
     holder.append(detector)
     publisher = RuleStatsPublisher(
         stats, bus.producer(), topic=settings.topic_prefix + RULE_STATS, interval_s=interval_s

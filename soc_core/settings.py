@@ -35,6 +35,13 @@ class Settings(BaseSettings):
 
     assets_file: Path | None = None
     rules: list[Path] = Field(default_factory=lambda: [Path(__file__).resolve().parent.parent / "detections" / "rules"])
+    # Values of Sigma ``|expand`` placeholders (YAML: name -> list of values); rules using a
+    # placeholder without values are listed by ``soc rules check``, not evaluated.
+    sigma_placeholders: Path | None = None
+    # How late (event time, seconds) an observation of a correlation rule may arrive and still
+    # count; emission waits that long. 0 keeps the stream live (no reordering); raise it when
+    # sources deliver out of order (batching forwarders, clock skew).
+    sigma_lateness_seconds: float = Field(default=0.0, ge=0.0, le=86_400.0)
 
     # Distributed mode
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -72,3 +72,47 @@ def test_rules_check_reports_file_and_line(tmp_path: Path) -> None:
     assert str(bad) in proc.stdout
     proc = soc("rules", "check", "detections/rules")
     assert proc.returncode == 0, proc.stdout
+
+
+PLACEHOLDER_RULE = """\
+title: Login by a provincial admin account
+id: 0b7e8a52-5c1e-4c3f-9d0e-5f1f5b3c2a10
+status: experimental
+logsource:
+  product: linux
+  service: sshd
+detection:
+  selection:
+    user.name|expand: '%admin_accounts%'
+  condition: selection
+level: medium
+"""
+
+
+def test_placeholders_option_fills_expand_rules_for_check_and_detect(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "admins.yml").write_text(PLACEHOLDER_RULE, encoding="utf-8")
+    values = tmp_path / "placeholders.yml"
+    values.write_text("admin_accounts: [quantri, root]\n", encoding="utf-8")
+    logs = tmp_path / "auth.log"
+    logs.write_text(
+        "Nov 20 08:15:30 web01 sshd[42]: Accepted password for quantri from 10.1.2.3 port 50022 ssh2\n"
+        "Nov 20 08:15:31 web01 sshd[43]: Accepted password for nguyenvana from 10.1.2.4 port 50023 ssh2\n",
+        encoding="utf-8",
+    )
+
+    unset = soc("rules", "check", str(rules))
+    assert "admin_accounts" in unset.stdout, unset.stdout  # listed with its reason, not silently dead
+    filled = soc("rules", "check", str(rules), "--placeholders", str(values))
+    assert filled.returncode == 0 and "admin_accounts" not in filled.stdout, filled.stdout + filled.stderr
+
+    proc = soc("detect", "--rules", str(rules), "--input", str(logs), "--placeholders", str(values))
+    assert proc.returncode == 0, proc.stderr
+    users = [json.loads(line)["event"]["user"]["name"] for line in proc.stdout.splitlines()]
+    assert users == ["quantri"]
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("admin_accounts: [quantri\n", encoding="utf-8")
+    broken = soc("rules", "check", str(rules), "--placeholders", str(bad))
+    assert broken.returncode != 0 and "bad.yml" in broken.stderr

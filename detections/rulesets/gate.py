@@ -22,6 +22,7 @@ from typing import Any
 
 from detections.rulesets.state import RuleState, active_rule_files
 from detections.sigma import Detector, RuleInfo, RuleSet
+from detections.sigma.values import Placeholders
 from soc_core.errors import ConfigError
 from soc_core.models import Detection
 
@@ -50,8 +51,12 @@ class ActiveDetector(Detector):
         observer: Observer | None = None,
         check_every_s: float = 1.0,
         ruleset: RuleSet | None = None,
+        placeholders: Placeholders | None = None,
+        lateness_seconds: float | None = None,
     ) -> None:
         self.paths = list(paths)
+        self.placeholders = placeholders
+        self.lateness_seconds = lateness_seconds
         self.state_file = state_file
         self.observer = observer
         self.check_every_s = check_every_s
@@ -59,11 +64,14 @@ class ActiveDetector(Detector):
         self._mtime = _mtime(state_file)
         self._files = active_rule_files(self.paths, self.state)
         self._missing = [p for p in self.paths if not p.exists()]
-        super().__init__(ruleset if ruleset is not None else RuleSet.load([*self._files, *self._missing]))
-        self._inner = Detector(self.ruleset)
+        super().__init__(ruleset if ruleset is not None else self._load(self._files))
+        self._inner = Detector(self.ruleset, lateness_seconds=lateness_seconds)
         self._paths = {r.id: r.path for r in self.ruleset.rules}
         self._next_check = time.monotonic() + check_every_s
         self.reloads = 0
+
+    def _load(self, files: Sequence[Path]) -> RuleSet:
+        return RuleSet.load([*files, *self._missing], placeholders=self.placeholders)
 
     @property
     def rules(self) -> list[RuleInfo]:
@@ -90,8 +98,8 @@ class ActiveDetector(Detector):
         files = active_rule_files(self.paths, state)
         if files != self._files:
             self._files = files
-            self.ruleset = RuleSet.load([*files, *self._missing])
-            self._inner = Detector(self.ruleset)
+            self.ruleset = self._load(files)
+            self._inner = Detector(self.ruleset, lateness_seconds=self.lateness_seconds)
             self._paths = {r.id: r.path for r in self.ruleset.rules}
             log.info("rule set reloaded after a state change: %d rules", len(self.ruleset.rules))
         self.reloads += 1

@@ -6,6 +6,7 @@
   const FILTERS = ["level", "status", "unit", "rule_id", "since", "until", "q"];
   let offset = 0;
   let total = 0;
+  let loadSeq = 0; // answers of superseded loads (a filter changed meanwhile) are dropped
 
   const entityText = (entity) => Object.entries(entity || {}).map(([k, v]) => k + "=" + v).join(", ");
 
@@ -44,7 +45,9 @@
     const params = query();
     history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
     params.set("limit", String(PAGE));
+    const seq = ++loadSeq;
     const data = await api("/alerts?" + params);
+    if (seq !== loadSeq) return;
     total = data.total;
     const rows = data.items.map((a) => {
       const pick = el("input", { type: "checkbox", className: "pick", value: a.id, onchange: updateSelection });

@@ -145,6 +145,8 @@ class KafkaConsumerAdapter:
         self.group = ""
         # (logical topic, partition) -> messages behind the high watermark after the last poll
         self.lag: dict[tuple[str, int], int] = {}
+        # (logical topic, partition) owned after the last poll; read by health from other threads
+        self.assigned: frozenset[tuple[str, int]] = frozenset()
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         try:
@@ -156,6 +158,7 @@ class KafkaConsumerAdapter:
             log.warning("poll: Kafka unavailable (%s: %s); retrying", type(exc).__name__, exc)
             time.sleep(timeout)
             return []
+        self.assigned = frozenset(self.assignment())
         out: list[Message] = []
         for tp, records in batches.items():
             for rec in records:

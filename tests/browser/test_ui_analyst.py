@@ -50,9 +50,12 @@ def test_analyst_triages_an_alert_into_an_incident(ui_soc: UiSoc, page: Any, sho
     page.fill("#filters input[name=rule_id]", target["rule_id"])
     page.click("#filters button[type=submit]")
     page.wait_for_function(
-        "id => [...document.querySelectorAll('#alerts tbody tr[data-id]')].some(r => r.dataset.id === id)",
-        arg=target["id"],
+        "([id, rule]) => { const rows = [...document.querySelectorAll('#alerts tbody tr[data-id]')];"
+        " return rows.some(r => r.dataset.id === id)"
+        " && rows.every(r => r.querySelector('td:nth-child(5)').textContent === rule); }",
+        arg=[target["id"], target["rule_title"]],
     )
+    assert f"rule_id={target['rule_id']}" in page.url
     titles = set(page.locator("#alerts tbody tr[data-id] td:nth-child(5)").all_inner_texts())
     assert titles == {target["rule_title"]}
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,7 +94,22 @@ def test_two_workers_in_one_group_split_the_partitions(dep: Deployment, es_clien
     dep.start("worker", "worker-a")
     dep.start("worker", "worker-b")
     dep.start("collect")
-    time.sleep(8.0)  # past one session timeout: the group has settled with both members
+
+    def assigned(name: str) -> set[str]:
+        port = dep.procs[name].metrics_port
+        try:
+            stages = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["stages"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return set()
+        return set(stages.get("worker", {}).get("assigned", []))
+
+    # the group has settled with both members: each owns part of soc.raw, and together all of it
+    settled = wait_for(
+        lambda: (a := assigned("worker-a")) and (b := assigned("worker-b")) and a.isdisjoint(b) and len(a | b) >= 4,
+        "both workers owning partitions of soc.raw",
+        90,
+    )
+    assert settled
     tag = "two" + uuid.uuid4().hex[:8]
     # twenty sending hosts (127.0.1.x; the sending host is the partition key), so the records spread
     # over the four partitions of soc.raw
