@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from soc_api.schemas.common import RulePublic
+
 
 class RuleProblem(BaseModel):
     severity: str
@@ -14,16 +16,9 @@ class RuleProblem(BaseModel):
     reason: str
 
 
-class RuleHealthPublic(BaseModel):
+class RuleHealthPublic(RulePublic):
     """One rule with its health: compiled or not and why, enabled, log source seen, counters."""
 
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    title: str
-    level: str | None = None
-    tags: list[str] = []
-    path: str | None = None
     kind: str | None = None
     sigma_status: str | None = None
     logsource: dict[str, str] = {}

@@ -41,6 +41,7 @@
     events.replaceChildren(...(a.events || []).map((ev, i) =>
       el("details", { className: "event", open: i === 0 }, el("summary", {}, eventSummary(ev)), el("pre", {}, JSON.stringify(ev, null, 2)))));
     if (!(a.events || []).length) events.append(el("p", { className: "hint" }, t("alert.no_events")));
+    if (a.events_pending) events.append(el("p", { className: "hint" }, t("alert.events_pending", { n: a.events_pending })));
     $("#events-error").hidden = !a.events_error;
     $("#events-error").textContent = a.events_error || "";
     const sf = $("#status-form");
