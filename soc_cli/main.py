@@ -218,16 +218,31 @@ def bench_pipeline(scale: Annotated[float, typer.Option(help="Demo data scale (1
     bench_pipeline_mod.run(scale=scale, settings=load_settings()).print()
 
 
+@bench_app.command("latency")
+def bench_latency(
+    probes: Annotated[int, typer.Option(help="Probe records (one new alert each) per round.")] = 60,
+    load_rate: Annotated[int, typer.Option(help="Background syslog messages/s during the loaded round.")] = 1_000,
+) -> None:
+    """Syslog record -> alert in the API, p50/p99, under load vs idle; peak memory of `soc up`."""
+    from bench import latency as bench_latency_mod
+
+    bench_latency_mod.run(probes=probes, load_rate=load_rate).print()
+
+
 @bench_app.command("all")
 def bench_all() -> None:
-    """Every benchmark, one after the other."""
+    """Every benchmark that needs no servers, one after the other (`bench pipeline` needs Kafka + ES)."""
     from bench import bus as bench_bus_mod
     from bench import detect as bench_detect_mod
+    from bench import latency as bench_latency_mod
+    from bench import sigma as bench_sigma_mod
     from bench import syslog as bench_syslog_mod
 
     bench_detect_mod.run().print()
     bench_bus_mod.run().print()
     bench_syslog_mod.run().print()
+    bench_latency_mod.run().print()
+    bench_sigma_mod.run().print()
 
 
 @app.command()
