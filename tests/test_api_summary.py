@@ -371,3 +371,14 @@ def test_sending_records_one_row_per_recipient_and_is_audited(env: ApiEnv) -> No
         send = entries[1].detail
         assert sorted(send["recipients"]) == ["BCD_TINH", "CA_TINH", "VNCERT"] and send["format"] == "pdf"
         assert audit.verify(db).ok
+
+
+def test_incidents_page_offers_the_summary(env: ApiEnv) -> None:
+    page = env.client.get("/ui/incidents")
+    assert page.status_code == 200
+    assert "Báo cáo tổng hợp 6 tháng / năm (Mẫu số 05)" in page.text and 'id="summary-form"' in page.text
+    assert 'data-format="pdf"' in page.text and 'data-format="docx"' in page.text
+    english = env.client.get("/ui/incidents", params={"lang": "en"}).text
+    assert "Half-year / annual summary (Form 05)" in english and "Second half-year" in english
+    js = env.client.get("/static/incidents.js").text
+    assert "/summaries/" in js and "/export?format=" in js
