@@ -79,7 +79,14 @@ def _render(summary: service.Summary, fmt: Literal["pdf", "docx", "json"]) -> by
 
 @router.get("/{period}", response_model=SummaryPublic)
 def get_summary(period: PeriodKey, session: SessionDep, _user: AnalystUser) -> SummaryPublic:
-    """The period's Mẫu 05 computed from the tickets, the saved draft, and what it still misses."""
+    """The period's Mẫu 05 computed from the tickets, the saved draft, and what it still misses.
+
+    Per national incident type: ``total`` tickets detected in the period (Vietnam time, merged
+    duplicates excluded); ``handled_in_house`` / ``handled_with_help``: resolved or closed, the
+    owner could / could not handle it alone; ``referred_to_coordinator``: a form of the ticket was
+    sent to a ``national_coordinator`` recipient (not failed). ``stats`` adds severity, status and
+    unit breakdowns and the notable (serious or P1) incidents.
+    """
     return _public(session, _summary(session, period))
 
 

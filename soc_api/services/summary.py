@@ -23,6 +23,7 @@ Beyond the form, :class:`SummaryStats` gives the breakdowns an analyst checks be
 per severity, per status, per unit, handled / in progress, and the notable (serious or P1)
 incidents. Deadlines (../shared/regulations.md): the half-year report is due before 20 June, the
 annual one before 15 December; the second half-year has no report of its own (the annual covers it).
+Both fall due before their period ends, so the figures are those of the moment of export.
 """
 
 from __future__ import annotations
