@@ -16,8 +16,13 @@ from typing import Any
 import docx
 import pypdf
 import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 
 from soc_api.crud import audit
+from soc_api.db import alembic_config, migrate
+from soc_api.db.session import make_engine
 from soc_api.forms.validate import MANDATORY
 from soc_api.services.summary import InvalidPeriod, Period, parse_period
 from tests.test_api_auth import ApiEnv, build_env
@@ -382,3 +387,52 @@ def test_incidents_page_offers_the_summary(env: ApiEnv) -> None:
     assert "Half-year / annual summary (Form 05)" in english and "Second half-year" in english
     js = env.client.get("/static/incidents.js").text
     assert "/summaries/" in js and "/export?format=" in js
+
+
+def test_migration_keeps_incident_sendings_and_requires_one_subject(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003_counts")
+            now = "2026-03-01 00:00:00"
+            conn.execute(
+                text(
+                    "INSERT INTO incidents (id, title, description, incident_type, severity, impacts,"
+                    " owner_can_handle, priority, status, source, detected_at, created_by, created_at, updated_at,"
+                    " forms) VALUES ('i1', 't', '', 'malware', 'normal', '[]', 1, 'P4', 'open', 'manual',"
+                    " :now, 'a', :now, :now, '{}')"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO recipients (id, code, name, kind, channel, enabled, created_at)"
+                    " VALUES (1, 'VNCERT', 'VNCERT', 'national_coordinator', 'manual', 1, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO sendings (incident_id, recipient_id, form_kind, format, sha256, status,"
+                    " created_by, created_at, updated_at) VALUES ('i1', 1, 'mau03', 'pdf', :sha, 'sent', 'a', :now, :now)"
+                ),
+                {"sha": "0" * 64, "now": now},
+            )
+        migrate(url)
+        insert = (
+            "INSERT INTO sendings (incident_id, period, recipient_id, form_kind, format, sha256, status, created_by,"
+            " created_at, updated_at) VALUES (:inc, :period, 1, 'mau05', 'pdf', :sha, 'pending', 'a', :now, :now)"
+        )
+        values = {"sha": "1" * 64, "now": "2026-07-01 00:00:00"}
+        with engine.begin() as conn:
+            kept = conn.execute(text("SELECT incident_id, period, status FROM sendings")).all()
+            assert [tuple(r) for r in kept] == [("i1", None, "sent")]
+            conn.execute(text(insert), {**values, "inc": None, "period": "2026-H1"})
+        for inc, period in ((None, None), ("i1", "2026-H1")):
+            with engine.begin() as conn, pytest.raises(DatabaseError, match="CHECK"):
+                conn.execute(text(insert), {**values, "inc": inc, "period": period})
+    finally:
+        engine.dispose()
