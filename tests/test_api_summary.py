@@ -1,7 +1,7 @@
 """Half-year / annual summary (Mẫu 05) from the tickets: counts per type, severity, unit and status
 for exactly the period's incidents (Vietnam time), the analyst's draft, export refused until the
 mandatory fields are there, PDF/DOCX carrying every mandatory value, sendings per recipient,
-roles, bad periods, audit."""
+roles, bad periods, audit; the migration keeps existing sendings."""
 
 from __future__ import annotations
 
