@@ -15,7 +15,20 @@ from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.deps import RulesProvider
 from soc_api.middleware import MAX_BODY_BYTES, BodySizeLimit
-from soc_api.routes import alerts, auth, health, incidents, ops, recipients, reports, rules, suppressions, ui, users
+from soc_api.routes import (
+    alerts,
+    auth,
+    health,
+    incidents,
+    ops,
+    recipients,
+    reports,
+    rules,
+    summaries,
+    suppressions,
+    ui,
+    users,
+)
 from soc_api.routes import audit as audit_routes
 from soc_api.services.config import WorkflowConfig, load_workflow_config
 from soc_core.settings import Settings
@@ -60,7 +73,20 @@ def create_app(
     handlers.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, alerts, rules, users, ops, auth, incidents, reports, suppressions, recipients, audit_routes):
+    for module in (
+        health,
+        alerts,
+        rules,
+        users,
+        ops,
+        auth,
+        incidents,
+        reports,
+        suppressions,
+        recipients,
+        summaries,
+        audit_routes,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ui.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from soc_api.crud import audit
@@ -74,17 +74,8 @@ def list_recipients(session: Session, *, enabled: bool | None = None) -> list[Re
     return list(session.scalars(stmt))
 
 
-def record_sendings(
-    session: Session,
-    incident: Incident,
-    *,
-    form_kind: str,
-    fmt: str,
-    sha256: str,
-    recipient_ids: Collection[int] | None,
-    actor: str,
-) -> list[Sending]:
-    """One pending sending per recipient (the given ones, or every enabled one)."""
+def _pick_recipients(session: Session, recipient_ids: Collection[int] | None) -> list[Recipient]:
+    """The given recipients (all must exist and be enabled), or every enabled one."""
     if recipient_ids:
         recipients = list(session.scalars(select(Recipient).where(Recipient.id.in_(list(recipient_ids)))))
         missing = set(recipient_ids) - {r.id for r in recipients}
@@ -97,11 +88,26 @@ def record_sendings(
         recipients = list_recipients(session, enabled=True)
     if not recipients:
         raise Conflict("no enabled recipients are configured")
+    return recipients
+
+
+def _new_sendings(
+    session: Session,
+    recipients: list[Recipient],
+    *,
+    incident_id: str | None,
+    period: str | None,
+    form_kind: str,
+    fmt: str,
+    sha256: str,
+    actor: str,
+) -> list[Sending]:
     now = utcnow()
     rows = []
     for r in recipients:
         row = Sending(
-            incident_id=incident.id,
+            incident_id=incident_id,
+            period=period,
             recipient_id=r.id,
             form_kind=form_kind,
             format=fmt,
@@ -114,6 +120,31 @@ def record_sendings(
         session.add(row)
         rows.append(row)
     session.flush()
+    return rows
+
+
+def record_sendings(
+    session: Session,
+    incident: Incident,
+    *,
+    form_kind: str,
+    fmt: str,
+    sha256: str,
+    recipient_ids: Collection[int] | None,
+    actor: str,
+) -> list[Sending]:
+    """One pending sending per recipient (the given ones, or every enabled one)."""
+    recipients = _pick_recipients(session, recipient_ids)
+    rows = _new_sendings(
+        session,
+        recipients,
+        incident_id=incident.id,
+        period=None,
+        form_kind=form_kind,
+        fmt=fmt,
+        sha256=sha256,
+        actor=actor,
+    )
     timeline(
         session,
         incident,
@@ -134,6 +165,45 @@ def record_sendings(
     return rows
 
 
+def record_period_sendings(
+    session: Session,
+    period: str,
+    *,
+    form_kind: str,
+    fmt: str,
+    sha256: str,
+    recipient_ids: Collection[int] | None,
+    actor: str,
+) -> list[Sending]:
+    """One pending sending of a periodic report (Mẫu 05 of ``period``) per recipient, audited."""
+    recipients = _pick_recipients(session, recipient_ids)
+    rows = _new_sendings(
+        session,
+        recipients,
+        incident_id=None,
+        period=period,
+        form_kind=form_kind,
+        fmt=fmt,
+        sha256=sha256,
+        actor=actor,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="summary.send",
+        object_type="summary",
+        object_id=period,
+        detail={
+            "form": form_kind,
+            "format": fmt,
+            "sha256": sha256,
+            "recipients": [r.code for r in recipients],
+            "sendings": [s.id for s in rows],
+        },
+    )
+    return rows
+
+
 def update_sending(session: Session, row: Sending, status: str, note: str | None, *, actor: str) -> Sending:
     if status != row.status:
         if status not in SENDING_TRANSITIONS[row.status]:
@@ -144,17 +214,18 @@ def update_sending(session: Session, row: Sending, status: str, note: str | None
         row.updated_at = utcnow()
         if note is not None:
             row.note = note
-        incident = session.get(Incident, row.incident_id)
+        incident = session.get(Incident, row.incident_id) if row.incident_id is not None else None
         if incident is not None:
             timeline(
                 session, incident, actor, "sending_status", f"sending {row.id}: {old} → {status}", sending_id=row.id
             )
+        subject_type, subject_id = ("incident", row.incident_id) if row.incident_id else ("summary", row.period or "")
         audit.record(
             session,
             actor=actor,
             action="sending.update",
-            object_type="incident",
-            object_id=row.incident_id,
+            object_type=subject_type,
+            object_id=subject_id,
             detail={"sending_id": row.id, "old": old, "new": status, "note": note},
         )
     elif note is not None:
@@ -164,10 +235,19 @@ def update_sending(session: Session, row: Sending, status: str, note: str | None
 
 
 def list_sendings(session: Session, incident_id: str) -> list[tuple[Sending, Recipient]]:
+    return _sendings_where(session, Sending.incident_id == incident_id)
+
+
+def list_period_sendings(session: Session, period: str) -> list[tuple[Sending, Recipient]]:
+    """Sendings of the periodic report of ``period`` (with their recipients), oldest first."""
+    return _sendings_where(session, Sending.period == period)
+
+
+def _sendings_where(session: Session, condition: ColumnElement[bool]) -> list[tuple[Sending, Recipient]]:
     stmt = (
         select(Sending, Recipient)
         .join(Recipient, Recipient.id == Sending.recipient_id)
-        .where(Sending.incident_id == incident_id)
+        .where(condition)
         .order_by(Sending.id)
     )
     return [(r[0], r[1]) for r in session.execute(stmt).all()]

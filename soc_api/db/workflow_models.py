@@ -1,8 +1,9 @@
 """ORM models of the analyst and unit workflow: suppressions, comments, incidents (tickets) with
 their alerts, tasks, observables, timeline and attachments, unit reports, national recipients and
-sendings, and the head of the audit hash chain.
+sendings, periodic summary drafts, and the head of the audit hash chain.
 
-Migration ``0002_workflow`` creates exactly these tables (a test compares the two). Enumerations
+Migration ``0002_workflow`` creates these tables, ``0004_summary`` adds the summary drafts and
+lets a sending belong to a reporting period (a test compares the migrations with the models). Enumerations
 that the law may change (incident types, recipient kinds) are validated at the API edge against
 data files, not pinned by CHECK constraints.
 """
@@ -207,16 +208,22 @@ class Recipient(Base):
 
 
 class Sending(Base):
-    """One form sent (or to be sent) to one recipient, with its delivery state."""
+    """One form sent (or to be sent) to one recipient, with its delivery state.
+
+    A sending belongs to one incident (Mẫu 03, end-of-response report) or to one reporting
+    period (Mẫu 05 summary, ``period`` such as ``2026-H1``): exactly one of the two is set.
+    """
 
     __tablename__ = "sendings"
     __table_args__ = (
         CheckConstraint(_in("status", SENDING_STATUSES), name="status"),
         CheckConstraint(_in("form_kind", FORM_KINDS), name="form_kind"),
+        CheckConstraint("(incident_id IS NULL) <> (period IS NULL)", name="subject"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str | None] = mapped_column(String(7), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id", ondelete="CASCADE"), index=True)
     form_kind: Mapped[str] = mapped_column(String(16))
     format: Mapped[str] = mapped_column(String(8))
@@ -225,6 +232,24 @@ class Sending(Base):
     note: Mapped[str | None] = mapped_column(String(1000))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SummaryReport(Base):
+    """The analyst's draft of one periodic summary (Mẫu 05): what the tickets cannot tell.
+
+    ``period`` is ``YYYY-H1``, ``YYYY-H2`` or ``YYYY``; the counts are computed from the incidents
+    every time (:mod:`soc_api.services.summary`), only the reporting organisation, signatory,
+    supporting organisations, recommendations and per-type extras are kept in ``draft``.
+    """
+
+    __tablename__ = "summary_reports"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -399,6 +399,7 @@ def periodic_summary(form: PeriodicSummary) -> Document:
         sections=sections,
         signer_title="THỦ TRƯỞNG ĐƠN VỊ",
         signer_note="(Ký, ghi rõ họ tên, đóng dấu hoặc ký số)",
+        signer_name=form.signature or "",
         metadata=_meta(k, form.period or ""),
     )
 

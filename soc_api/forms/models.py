@@ -281,6 +281,8 @@ class PeriodicSummary(_Form):
     recommendations: Text = Field(default=None, description=_describe("recommendations"))
     # Optional extra: the date printed under the national header.
     report_date: VnDate = Field(default=None, description=_describe("report_date"))
+    # Optional extra: who signs for the reporting organisation (printed under the signature block).
+    signature: Text = Field(default=None, description=_describe("signature"))
 
 
 FORM_MODELS: dict[str, type[_Form]] = {

@@ -23,7 +23,7 @@ from soc_api.crud import comments as comments_crud
 from soc_api.crud import incidents as crud
 from soc_api.crud import observables as observables_crud
 from soc_api.crud import recipients as recipients_crud
-from soc_api.db.workflow_models import Attachment, Incident, Sending, Task, UnitReport
+from soc_api.db.workflow_models import Attachment, Incident, Recipient, Sending, Task, UnitReport
 from soc_api.deps import AnalystUser, Scope, SessionDep, WorkflowConfigDep, WorkflowReader
 from soc_api.errors import InvalidInput, NotFound, PermissionDenied
 from soc_api.forms.models import FORM_MODELS
@@ -464,10 +464,11 @@ def export_form(
     )
 
 
-def _sending_public(sending: Sending, recipient: Any) -> SendingPublic:
+def sending_public(sending: Sending, recipient: Recipient) -> SendingPublic:
     return SendingPublic(
         id=sending.id,
         incident_id=sending.incident_id,
+        period=sending.period,
         recipient_id=recipient.id,
         recipient_code=recipient.code,
         recipient_name=recipient.name,
@@ -505,7 +506,7 @@ def send_form(
     )
     session.commit()
     by_id = dict(recipients_crud.list_sendings(session, incident.id))
-    return [_sending_public(r, by_id[r]) for r in rows]
+    return [sending_public(r, by_id[r]) for r in rows]
 
 
 @router.get("/incidents/{incident_id}/sendings", response_model=list[SendingPublic])
@@ -513,7 +514,7 @@ def list_sendings(
     incident_id: IncidentId, session: SessionDep, _user: WorkflowReader, scope: Scope
 ) -> list[SendingPublic]:
     crud.require(session, incident_id, scope=scope)
-    return [_sending_public(s, r) for s, r in recipients_crud.list_sendings(session, incident_id)]
+    return [sending_public(s, r) for s, r in recipients_crud.list_sendings(session, incident_id)]
 
 
 @router.patch("/sendings/{sending_id}", response_model=SendingPublic)
@@ -526,8 +527,10 @@ def update_sending(
         raise NotFound(f"sending {sending_id} not found")
     recipients_crud.update_sending(session, sending, body.status, body.note, actor=user.name)
     session.commit()
-    recipient = next(r for s, r in recipients_crud.list_sendings(session, sending.incident_id) if s.id == sending.id)
-    return _sending_public(sending, recipient)
+    recipient = session.get(Recipient, sending.recipient_id)
+    if recipient is None:  # the foreign key cascades deletes, so this cannot happen
+        raise NotFound(f"recipient of sending {sending_id} not found")
+    return sending_public(sending, recipient)
 
 
 __all__ = ["router"]

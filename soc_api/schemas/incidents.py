@@ -171,7 +171,8 @@ class TimelinePublic(BaseModel):
 
 class SendingPublic(BaseModel):
     id: int
-    incident_id: str
+    incident_id: str | None = Field(description="the incident of a Mẫu 03 / end-of-response report")
+    period: str | None = Field(default=None, description="the reporting period of a Mẫu 05 summary (2026-H1)")
     recipient_id: int
     recipient_code: str
     recipient_name: str
