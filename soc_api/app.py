@@ -15,8 +15,22 @@ from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.deps import RulesProvider
 from soc_api.middleware import MAX_BODY_BYTES, BodySizeLimit
-from soc_api.routes import alerts, auth, health, incidents, ops, recipients, reports, rules, suppressions, ui, users
+from soc_api.routes import (
+    alerts,
+    auth,
+    health,
+    incidents,
+    ops,
+    playbooks,
+    recipients,
+    reports,
+    rules,
+    suppressions,
+    ui,
+    users,
+)
 from soc_api.routes import audit as audit_routes
+from soc_api.services import playbooks as playbook_service
 from soc_api.services.config import WorkflowConfig, load_workflow_config
 from soc_core.settings import Settings
 from soc_core.stores import EventStore
@@ -56,11 +70,25 @@ def create_app(
     app.state.event_store = event_store
     app.state.rules_provider = rules_provider
     app.state.workflow = workflow or load_workflow_config(settings.data_dir)
+    playbook_service.check(app.state.workflow)  # every incident type has a playbook, deadlines exist
 
     handlers.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, alerts, rules, users, ops, auth, incidents, reports, suppressions, recipients, audit_routes):
+    for module in (
+        health,
+        alerts,
+        rules,
+        users,
+        ops,
+        auth,
+        incidents,
+        playbooks,
+        reports,
+        suppressions,
+        recipients,
+        audit_routes,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ui.router)
