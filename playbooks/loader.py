@@ -187,10 +187,10 @@ class _Reader:
             raise self.error(f"more than {MAX_STEPS} steps", self.line_of(top, "steps"))
         steps: list[Step] = []
         for raw in raw_steps:
-            step = self.step(self.mapping(raw, what="each step", line=self.line_of(top, "steps")))
-            if any(s.key == step.key for s in steps):
-                raise self.error(f"duplicate step key {step.key!r}", step.line)
-            steps.append(step)
+            m = self.mapping(raw, what="each step", line=self.line_of(top, "steps"))
+            if any(s.key == m.get("key") for s in steps):
+                raise self.error(f"duplicate step key {m['key']!r}", self.line_of(m, "key"))
+            steps.append(self.step(m))
         refs = top.get("references", [])
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             raise self.error("'references' must be a list of strings", self.line_of(top, "references"))
@@ -216,6 +216,8 @@ def load_text(text: str, *, source: str = "<string>", expected_type: str | None 
         problem = exc.problem or str(exc)
         if exc.context:
             problem = f"{exc.context}; {problem}"
+            if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+                problem += f" (opened at line {exc.context_mark.line + 1})"
         raise reader.error(f"invalid YAML: {problem}", None if mark is None else mark.line + 1) from exc
     except yaml.YAMLError as exc:
         raise reader.error(f"invalid YAML: {exc}", None) from exc
