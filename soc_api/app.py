@@ -21,6 +21,7 @@ from soc_api.routes import (
     health,
     incidents,
     ops,
+    playbooks,
     recipients,
     reports,
     rules,
@@ -30,6 +31,7 @@ from soc_api.routes import (
     users,
 )
 from soc_api.routes import audit as audit_routes
+from soc_api.services import playbooks as playbook_service
 from soc_api.services.config import WorkflowConfig, load_workflow_config
 from soc_core.settings import Settings
 from soc_core.stores import EventStore
@@ -69,6 +71,7 @@ def create_app(
     app.state.event_store = event_store
     app.state.rules_provider = rules_provider
     app.state.workflow = workflow or load_workflow_config(settings.data_dir)
+    playbook_service.check(app.state.workflow)  # every incident type has a playbook, deadlines exist
 
     handlers.install(app)
 
@@ -85,6 +88,7 @@ def create_app(
         suppressions,
         recipients,
         summaries,
+        playbooks,
         audit_routes,
     ):
         api.include_router(module.router)

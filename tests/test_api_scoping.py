@@ -96,6 +96,8 @@ CASES = [
     Case("PATCH", "/api/v1/suppressions/{sup}", ANALYSTS, body={"reason": "r2"}),
     Case("DELETE", "/api/v1/suppressions/{sup}", ANALYSTS),
     Case("GET", "/api/v1/incident-types", READERS),
+    Case("GET", "/api/v1/playbooks", EVERYONE),
+    Case("GET", "/api/v1/playbooks/malware", EVERYONE),
     Case("GET", "/api/v1/incidents", READERS),
     Case("POST", "/api/v1/incidents", ANALYSTS, 201, {"title": "t"}),
     Case("GET", "/api/v1/incidents/{inc}", READERS, scoped=True),
@@ -207,7 +209,8 @@ def test_matrix_covers_every_route(env: ApiEnv) -> None:
             .replace("{rcp}", "{recipient_id}")
             .replace("{sending}", "{sending_id}")
             .replace("{sup}", "{suppression_id}")
-            .replace("/observables/ip/10.9.0.1", "/observables/{otype}/{value}"),
+            .replace("/observables/ip/10.9.0.1", "/observables/{otype}/{value}")
+            .replace("/playbooks/malware", "/playbooks/{incident_type}"),
         )
         for c in CASES
     }

@@ -28,6 +28,7 @@ from soc_api.db.workflow_models import (
     TimelineEntry,
 )
 from soc_api.errors import Conflict, InvalidInput, NotFound
+from soc_api.services import playbooks as playbook_service
 from soc_api.services.config import WorkflowConfig
 from soc_api.services.deadlines import Clock, Delivery, clocks
 from soc_api.services.incident_types import type_map
@@ -152,6 +153,7 @@ def create(
         {"title": title, "type": incident_type, "alerts": sorted(a.id for a in alerts), "unit": unit_code},
     )
     _link_alerts(session, incident, alerts, actor)
+    seed_playbook(session, cfg, incident, actor=actor)
     return incident
 
 
@@ -246,6 +248,7 @@ def update(
         return incident
     for field, value in new.items():
         setattr(incident, field, value)
+    old_severity = incident.severity
     incident.severity = _severity(cfg, incident)
     now = utcnow()
     incident.updated_at = now
@@ -254,6 +257,10 @@ def update(
     timeline(session, incident, actor, "updated", ", ".join(f"{k}: {old[k]} → {new[k]}" for k in new))
     _audit(session, actor, "incident.update", incident, {"old": old, "new": new, "severity": incident.severity})
     session.flush()
+    if "assignee" in new or "unit_code" in new:
+        _reown_playbook_tasks(session, incident, old, actor=actor)
+    if "incident_type" in new or incident.severity != old_severity:
+        seed_playbook(session, cfg, incident, actor=actor)
     return incident
 
 
@@ -283,7 +290,10 @@ def merge(session: Session, target: Incident, source_ids: Collection[str], *, ac
             _link_alerts(session, target, _fetch_alerts(session, alert_ids), actor)
         for obs in session.scalars(select(Observable).where(Observable.incident_id == source.id)):
             add_observable(session, target, obs.type, obs.value, actor=actor, note=obs.note, quiet=True)
+        seeded = _seeded_steps(session, target.id)
         for task in session.scalars(select(Task).where(Task.incident_id == source.id)):
+            if task.playbook_step is not None and task.playbook_step in seeded:
+                continue  # the target has this playbook step already; the source keeps its copy
             task.incident_id = target.id
         for att in session.scalars(select(Attachment).where(Attachment.incident_id == source.id)):
             att.incident_id = target.id
@@ -372,3 +382,108 @@ def deadline_clocks(
     return clocks(
         cfg, detected_at=incident.detected_at, severity=incident.severity, deliveries=deliveries, now=now or utcnow()
     )
+
+
+# --- playbooks ------------------------------------------------------------------------------
+
+
+def _seeded_steps(session: Session, incident_id: str) -> set[str]:
+    stmt = select(Task.playbook_step).where(Task.incident_id == incident_id, Task.playbook_step.is_not(None))
+    return {key for key in session.scalars(stmt) if key is not None}
+
+
+def seed_playbook(session: Session, cfg: WorkflowConfig, incident: Incident, *, actor: str) -> list[Task]:
+    """Add the tasks of the playbook of the incident's type and severity not seeded yet (on the
+    timeline and in the audit log); nothing when ``playbooks.seed_tasks`` is off."""
+    if not cfg.playbooks.seed_tasks or incident.status in ("closed", "merged"):
+        return []
+    book = playbook_service.registry().get(incident.incident_type)
+    if book is None:
+        return []
+    planned = playbook_service.plan(
+        cfg,
+        book,
+        severity=incident.severity,
+        unit_code=incident.unit_code,
+        assignee=incident.assignee,
+        created_at=incident.created_at,
+        detected_at=incident.detected_at,
+        seeded=_seeded_steps(session, incident.id),
+    )
+    if not planned:
+        return []
+    now = utcnow()
+    tasks = [
+        Task(
+            incident_id=incident.id,
+            title=p.title,
+            playbook_step=p.step.key,
+            owner=p.owner,
+            due_at=p.due_at,
+            done=False,
+            created_at=now,
+        )
+        for p in planned
+    ]
+    session.add_all(tasks)
+    session.flush()
+    steps = [t.playbook_step for t in tasks]
+    timeline(
+        session,
+        incident,
+        actor,
+        "playbook_seeded",
+        f"{book.title_vi}: {len(tasks)} bước / {len(tasks)} steps",
+        playbook=book.incident_type,
+        severity=incident.severity,
+        steps=steps,
+        task_ids=[t.id for t in tasks],
+    )
+    _audit(
+        session,
+        actor,
+        "incident.playbook_seed",
+        incident,
+        {
+            "playbook": book.incident_type,
+            "severity": incident.severity,
+            "tasks": [
+                {"task_id": t.id, "step": t.playbook_step, "owner": t.owner, "due_at": t.due_at.isoformat()}
+                for t in tasks
+                if t.due_at is not None
+            ],
+        },
+    )
+    return tasks
+
+
+def _reown_playbook_tasks(session: Session, incident: Incident, old: dict[str, Any], *, actor: str) -> None:
+    """After the assignee or unit changed, open seeded tasks that belonged to the old one follow."""
+    changed: list[Task] = []
+    for task in session.scalars(
+        select(Task).where(Task.incident_id == incident.id, Task.playbook_step.is_not(None), Task.done.is_(False))
+    ):
+        role = playbook_service.step_role(task.playbook_step or "")
+        if role is None:
+            continue
+        field, value = ("unit_code", incident.unit_code) if role == "unit" else ("assignee", incident.assignee)
+        if field in old and task.owner == old[field] and task.owner != value:
+            task.owner = value
+            changed.append(task)
+    if changed:
+        session.flush()
+        timeline(
+            session,
+            incident,
+            actor,
+            "tasks_reassigned",
+            f"{len(changed)} task(s) → {', '.join(sorted({t.owner or '-' for t in changed}))}",
+            task_ids=[t.id for t in changed],
+        )
+        _audit(
+            session,
+            actor,
+            "incident.tasks_reassign",
+            incident,
+            {"tasks": [{"task_id": t.id, "owner": t.owner} for t in changed]},
+        )

@@ -116,11 +116,16 @@ class IncidentAlert(Base):
 
 
 class Task(Base):
+    """A task of an incident; ``playbook_step`` is the key of the playbook step that seeded it (at
+    most one task per step and incident), ``None`` for a task added by hand."""
+
     __tablename__ = "incident_tasks"
+    __table_args__ = (UniqueConstraint("incident_id", "playbook_step", name="uq_incident_tasks_playbook_step"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(500))
+    playbook_step: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(100))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done: Mapped[bool] = mapped_column(default=False)

@@ -113,6 +113,7 @@ class TaskPublic(BaseModel):
     done: bool
     created_at: datetime
     done_at: datetime | None
+    playbook_step: str | None = Field(default=None, description="key of the playbook step that seeded the task")
 
 
 class ObservableCreate(_In):

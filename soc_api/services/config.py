@@ -70,6 +70,10 @@ class AttachmentConfig(_Strict):
     max_bytes: int = Field(ge=1)
 
 
+class PlaybookConfig(_Strict):
+    seed_tasks: bool = True
+
+
 class WorkflowConfig(_Strict):
     alerts: AlertConfig
     suppressions: SuppressionConfig
@@ -78,6 +82,7 @@ class WorkflowConfig(_Strict):
     deadlines: list[DeadlineConfig]
     attachments: AttachmentConfig
     recipient_kinds: dict[str, Label]
+    playbooks: PlaybookConfig = PlaybookConfig()
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-// Incident (ticket) page: overview, deadline clocks, tasks, observables, attachments, national
-// form exports, recipients' sending status, linked alerts, timeline and comments.
+// Incident (ticket) page: overview, deadline clocks, tasks, the response playbook of its type (each
+// step with its phase and whether its task is done), observables, attachments, national form
+// exports, recipients' sending status, linked alerts, timeline and comments.
 "use strict";
 (function () {
   const SOC = window.SOC;
@@ -84,6 +85,38 @@
       return el("tr", {}, el("td", {}, box), el("td", {}, task.title), el("td", {}, task.owner || "–"),
         el("td", { className: due ? "cell-clock " + due.state : "" }, task.due_at ? fmtTime(task.due_at) : "–"));
     }), 4);
+    return items;
+  }
+
+  // Step state: its task done/open, or no task (a serious-only step on a normal incident, or seeding off).
+  function stepState(step, task) {
+    if (task) return task.done ? "done" : "open";
+    if (step.applies_if && step.applies_if.severity !== incident.severity) return "not_applicable";
+    return "not_seeded";
+  }
+
+  async function loadPlaybook(tasks) {
+    let book;
+    try {
+      book = await api("/playbooks/" + encodeURIComponent(incident.incident_type));
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      $("#playbook-title").textContent = "";
+      table($("#playbook tbody"), [], 4);
+      return;
+    }
+    const en = SOC.lang === "en";
+    const byStep = new Map(list(tasks).filter((x) => x.playbook_step).map((x) => [x.playbook_step, x]));
+    $("#playbook-title").textContent = en ? book.title_en : book.title_vi;
+    table($("#playbook tbody"), list(book.steps).map((step) => {
+      const state = stepState(step, byStep.get(step.key));
+      const serious = step.applies_if ? el("span", { className: "hint" }, " · " + t("playbook.serious_only")) : null;
+      return el("tr", { dataset: { step: step.key, state } },
+        el("td", {}, label("phase", step.phase)),
+        el("td", { title: en ? step.description_en : step.description_vi }, en ? step.title_en : step.title_vi, serious),
+        el("td", {}, label("pbrole", step.owner)),
+        el("td", {}, el("span", { className: "status step-" + state }, label("playbook", state))));
+    }), 4);
   }
 
   async function loadObservables() {
@@ -165,7 +198,7 @@
   async function refresh() {
     renderOverview(await api(path));
     loadAlerts();
-    await Promise.all([loadTasks(), loadObservables(), loadAttachments(), loadSendings(), loadTimeline(), loadComments()]);
+    await Promise.all([loadTasks().then(loadPlaybook), loadObservables(), loadAttachments(), loadSendings(), loadTimeline(), loadComments()]);
   }
 
   window.SOC.page(async () => {

@@ -124,7 +124,12 @@ def test_analyst_triages_an_alert_into_an_incident(ui_soc: UiSoc, page: Any, sho
     assert incident["incident_type"] == "unauthorised_access" and incident["priority"] == "P2"
     assert incident["severity"] == "serious" and incident["status"] == "investigating"
     assert target["id"] in incident["alert_ids"]
-    assert [t["title"] for t in incident["tasks"]] == ["Chặn IP tấn công trên tường lửa"]
+    # The hand-made task next to the tasks seeded from the unauthorised-access playbook (serious:
+    # the emergency report too), each listed with its state in the playbook panel.
+    assert [t["title"] for t in incident["tasks"] if t["playbook_step"] is None] == ["Chặn IP tấn công trên tường lửa"]
+    seeded = {t["playbook_step"] for t in incident["tasks"]} - {None}
+    assert {"isolate_account", "notify_national", "emergency_report"} <= seeded
+    assert page.locator("#playbook tbody tr[data-step=notify_national]").get_attribute("data-state") == "open"
     assert ("ip", "203.0.113.77") in [(o["type"], o["value"]) for o in incident["observables"]]
 
     # The same page in English.
