@@ -21,6 +21,7 @@ from soc_api.middleware import MAX_BODY_BYTES, BodySizeLimit
 from soc_api.routes import (
     alerts,
     auth,
+    feed,
     health,
     incidents,
     ops,
@@ -86,7 +87,20 @@ def create_app(
     handlers.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, alerts, rules, users, ops, auth, incidents, reports, suppressions, recipients, audit_routes):
+    for module in (
+        health,
+        alerts,
+        rules,
+        users,
+        ops,
+        auth,
+        incidents,
+        reports,
+        suppressions,
+        recipients,
+        audit_routes,
+        feed,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(taxii.router)
