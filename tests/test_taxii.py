@@ -263,6 +263,13 @@ def test_roles(env: ApiEnv) -> None:
             assert resp.json()["http_status"] == "401"
         assert env.client.get(url, headers=_h(env, "admin")).status_code == 200
         assert env.client.get(url, headers=_h(env)).status_code == 200
+    # every TAXII operation of the OpenAPI document needs a token
+    paths = [p for p in env.client.get("/openapi.json").json()["paths"] if p.startswith("/taxii2/")]
+    assert len(paths) == 8
+    for path in paths:
+        url = path.format(api_root="feed", collection_id=COLLECTION_ID, object_id=stix2.TLP_AMBER.id)
+        resp = env.client.get(url, headers={"Accept": TAXII})
+        assert resp.status_code == 401 and resp.json()["http_status"] == "401", path
     # read-only: no write method on the collection
     assert env.client.post(OBJECTS, headers=_h(env), json={"objects": []}).status_code == 405
 

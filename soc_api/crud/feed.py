@@ -134,6 +134,7 @@ def sync_incident(session: Session, cfg: stix.FeedConfig, incident_id: str) -> l
         )
         timeline(session, incident, FEED_ACTOR, "feed_shared", f"shared with the national centres ({reason})")
     queued: list[FeedOutbox] = []
+    names: list[str] = []
     for recipient in push_recipients(session):
         exists = session.scalar(
             select(FeedOutbox.id).where(
@@ -159,9 +160,10 @@ def sync_incident(session: Session, cfg: stix.FeedConfig, incident_id: str) -> l
         )
         session.add(row)
         queued.append(row)
+        names.append(recipient.code)
     if queued:
-        names = ", ".join(r.code for r in push_recipients(session) if r.id in {q.recipient_id for q in queued})
-        timeline(session, incident, FEED_ACTOR, "feed_queued", f"STIX bundle {digest[:12]} → {names}", bundle=bundle_id)
+        summary = f"STIX bundle {digest[:12]} → {', '.join(names)}"
+        timeline(session, incident, FEED_ACTOR, "feed_queued", summary, bundle=bundle_id)
     session.flush()
     return queued
 
