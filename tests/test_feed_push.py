@@ -27,9 +27,10 @@ from soc_api.crud import audit
 from soc_api.db.base import utcnow
 from soc_api.db.feed_models import FeedOutbox
 from soc_api.db.workflow_models import Incident
-from soc_api.feed.push import push_due
+from soc_api.feed.push import push_due, redact
 from soc_cli.main import app as cli_app
 from soc_core.settings import Settings
+from tests.conftest import free_port
 from tests.test_api_auth import ApiEnv, build_env
 
 SECRET = "feed-secret-must-never-be-logged-7f3a"
@@ -275,6 +276,20 @@ def test_attempts_are_bounded(env: ApiEnv, receiver: Receiver, monkeypatch: pyte
     assert push_due(env.sessions, settings, now=t0 + timedelta(hours=1)).failed == 1
     row = _rows(env)[0]
     assert row.status == "failed" and row.attempts == 2 and row.next_attempt_at is None
+
+
+def test_unreachable_receiver_is_retried_and_bad_address_fails(env: ApiEnv) -> None:
+    _recipient(env, "DOWN", f"http://127.0.0.1:{free_port()}/ingest")  # nothing listens there
+    _recipient(env, "BAD", "http://")
+    _recipient(env, "WORSE", "https://user:pw@host:port/x")
+    _shared_incident(env)
+    summary = push_due(env.sessions, _settings(env))
+    assert summary.attempted == 3 and summary.retrying == 1 and summary.failed == 2
+    down, bad, worse = _rows(env)
+    assert down.status == "pending" and down.http_status is None and "Connect" in (down.last_error or "")
+    assert bad.status == worse.status == "failed" and bad.attempts == worse.attempts == 1
+    assert "invalid address" in (bad.last_error or "")
+    assert redact("https://user:pw@h.example:8443/in?token=x") == "https://h.example:8443/in"
 
 
 def test_api_process_pushes_by_itself(tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,8 @@ the secret is never logged or stored). The answer decides the row:
 * network errors, 5xx, 408, 409, 425, 429 -> retried: the n-th attempt waits
   ``feed_push_backoff_seconds * 2**(n-1)`` (capped by ``feed_push_backoff_max_seconds``) after
   it; after ``feed_push_max_attempts`` attempts -> ``failed``;
-* any other answer (the receiver refuses the bundle) -> ``failed`` at once.
+* any other answer (the receiver refuses the bundle), or an address that is no URL -> ``failed``
+  at once.
 
 ``failed`` rows go back to ``pending`` with ``soc feed push --retry-failed``.
 """
@@ -84,10 +85,10 @@ def redact(url: str) -> str:
     """The URL without user info or query (they may hold credentials) for logs."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
     except ValueError:
         return "<invalid url>"
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -144,12 +145,15 @@ def _attempt(
         return "failed"
     where = f"{recipient.code} {redact(recipient.address)}"
     http_status: int | None = None
+    unusable = False
+    response: httpx.Response | None = None
     try:
         response = _send(client, settings, row, recipient)
         http_status = response.status_code
         error = None if response.is_success else f"HTTP {http_status}: {response.text[:300]}"
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # cannot be sent to: fix it, then requeue
+        unusable, error = True, f"invalid address: {exc}"
     except httpx.HTTPError as exc:
-        response = None
         error = f"{type(exc).__name__}: {exc}"
     with sessions() as session:
         current = session.get(FeedOutbox, row_id)
@@ -164,7 +168,8 @@ def _attempt(
             outcome = current.status
             log.info("feed bundle %s for incident %s -> %s: %s", current.bundle_id, current.incident_id, where, outcome)
         else:
-            permanent = http_status is not None and 400 <= http_status < 500 and http_status not in RETRYABLE
+            refused = http_status is not None and 400 <= http_status < 500 and http_status not in RETRYABLE
+            permanent = unusable or refused
             feed_crud.record_failure(
                 session,
                 current,
