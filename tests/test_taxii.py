@@ -373,3 +373,19 @@ def test_reference_client_reads_the_collection(env: ApiEnv) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_mapping_defect_does_not_block_the_change(
+    env: ApiEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> list[dict[str, Any]]:
+        raise ValueError("defect")
+
+    inc = _incident(env)
+    monkeypatch.setattr(stix_map, "incident_objects", broken)
+    assert _patch(env, inc["id"], share_national=True)["share_national"] is True
+    assert "could not be mapped to STIX" in caplog.text
+    assert _objects(env).get("objects", []) == []
+    monkeypatch.undo()
+    _patch(env, inc["id"], title="đã sửa")  # the next change shares it
+    assert [o["name"] for o in _objects(env)["objects"] if o["type"] == "incident"] == ["đã sửa"]

@@ -10,6 +10,7 @@ the same on every attempt.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
+from stix2.exceptions import STIXError
 
 from soc_api.crud import audit
 from soc_api.crud.incidents import timeline
@@ -27,6 +29,8 @@ from soc_api.db.models import Unit
 from soc_api.db.workflow_models import Incident, Observable, Recipient
 from soc_api.feed import stix
 from soc_api.services.incident_types import type_map
+
+log = logging.getLogger(__name__)
 
 COLLECTION_ID = str(uuid.uuid5(stix.NAMESPACE, "taxii-collection/incidents"))
 FEED_ACTOR = "feed"
@@ -113,11 +117,16 @@ def sync_incident(session: Session, cfg: stix.FeedConfig, incident_id: str) -> l
     observables = session.scalars(
         select(Observable).where(Observable.incident_id == incident.id).order_by(Observable.id)
     )
-    objects = [
-        (stix.marking(cfg), None),
-        (stix.identity(cfg), None),
-        *((o, incident.id) for o in stix.incident_objects(incident, observables, cfg, _context(session, incident))),
-    ]
+    try:
+        objects = [
+            (stix.marking(cfg), None),
+            (stix.identity(cfg), None),
+            *((o, incident.id) for o in stix.incident_objects(incident, observables, cfg, _context(session, incident))),
+        ]
+    except (STIXError, ValueError, TypeError):
+        # A mapping defect must not block the analyst's change; the next change shares again.
+        log.exception("incident %s could not be mapped to STIX; not shared this time", incident.id)
+        return []
     now = utcnow()
     # Distinct date_added per object, so a TAXII client paging with added_after loses nothing.
     current = [_store(session, obj, owner, now + timedelta(microseconds=i)) for i, (obj, owner) in enumerate(objects)]
