@@ -255,6 +255,7 @@ def test_refusal_fails_at_once_and_can_be_requeued(
     )
     assert resp.status_code == 200
     monkeypatch.setenv("SOC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SOC_FEED_PUSH_TOKENS", '{"A05": "a05-own-secret"}')  # per recipient, over the default
     result = CliRunner().invoke(cli_app, ["feed", "push", "--data", str(tmp_path / "data"), "--retry-failed"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
@@ -262,6 +263,8 @@ def test_refusal_fails_at_once_and_can_be_requeued(
     row = _rows(env)[0]
     assert row.status == "acknowledged" and row.attempts == 1
     assert receiver.requests[0]["headers"]["Idempotency-Key"] == receiver.requests[1]["headers"]["Idempotency-Key"]
+    assert receiver.requests[1]["headers"]["Authorization"] == "Bearer a05-own-secret"
+    assert "a05-own-secret" not in result.output
     listing = CliRunner().invoke(cli_app, ["feed", "outbox", "--data", str(tmp_path / "data")])
     assert listing.exit_code == 0 and json.loads(listing.output.splitlines()[0])["status"] == "acknowledged"
 
