@@ -14,10 +14,14 @@ from soc_api import handlers
 from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
 from soc_api.deps import RulesProvider
+from soc_api.feed import outbox
+from soc_api.feed.push import PushWorker
+from soc_api.feed.stix import FeedConfig
 from soc_api.middleware import MAX_BODY_BYTES, BodySizeLimit
 from soc_api.routes import (
     alerts,
     auth,
+    feed,
     health,
     incidents,
     ops,
@@ -27,6 +31,7 @@ from soc_api.routes import (
     rules,
     summaries,
     suppressions,
+    taxii,
     ui,
     users,
 )
@@ -53,11 +58,21 @@ def create_app(
     url = settings.db_url()
     migrate(url)
     engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    outbox.install(sessions, FeedConfig.from_settings(settings))  # shareable changes enqueue the feed
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        # The national feed sender, when configured (feed_push_interval_seconds > 0).
+        pusher = PushWorker(sessions, settings) if settings.feed_push_interval_seconds > 0 else None
+        if pusher is not None:
+            pusher.start()
+        try:
+            yield
+        finally:
+            if pusher is not None:
+                pusher.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="Provincial SOC API",
@@ -67,7 +82,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessions
     app.state.event_store = event_store
     app.state.rules_provider = rules_provider
     app.state.workflow = workflow or load_workflow_config(settings.data_dir)
@@ -90,9 +105,11 @@ def create_app(
         summaries,
         playbooks,
         audit_routes,
+        feed,
     ):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(taxii.router)
     app.include_router(ui.router)
     app.include_router(ops.metrics_router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

@@ -30,6 +30,8 @@ app.add_typer(users_app, name="users")
 bench_app = typer.Typer(help="Benchmarks: figures with ratios to a reference run in the same invocation.")
 app.add_typer(demo_app, name="demo")
 app.add_typer(bench_app, name="bench")
+feed_app = typer.Typer(help="National feed: the STIX outbox pushed to the national centres.", no_args_is_help=True)
+app.add_typer(feed_app, name="feed")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -146,6 +148,67 @@ def users_add(
     except SocError as exc:
         raise _fail(exc) from exc
     typer.echo(token)
+
+
+@feed_app.command("push")
+def feed_push(
+    data: DataOpt = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="First put failed rows back to pending (same idempotency keys).")
+    ] = False,
+) -> None:
+    """Send the due outbox rows once and print a JSON summary; exit 1 if a row ended failed."""
+    from soc_api.crud.feed import requeue_failed
+    from soc_api.feed.push import push_due
+    from soc_cli.roles import open_database
+    from soc_core.settings import load_settings
+
+    try:
+        settings = load_settings(data_dir=data)
+        sessions = open_database(settings)
+        requeued = 0
+        if retry_failed:
+            with sessions() as session:
+                requeued = requeue_failed(session, actor="cli")
+                session.commit()
+        summary = push_due(sessions, settings)
+    except SocError as exc:
+        raise _fail(exc) from exc
+    typer.echo(orjson.dumps({**summary.as_dict(), "requeued": requeued}).decode())
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@feed_app.command("outbox")
+def feed_outbox(
+    data: DataOpt = None,
+    status: Annotated[str | None, typer.Option(help="pending|sent|acknowledged|failed")] = None,
+    limit: Annotated[int, typer.Option(help="Rows, newest first.")] = 50,
+) -> None:
+    """List outbox rows as JSON lines (recipient, status, attempts, acknowledgement)."""
+    from soc_api.crud.feed import list_outbox
+    from soc_cli.roles import open_database
+    from soc_core.settings import load_settings
+
+    sessions = open_database(load_settings(data_dir=data))
+    with sessions() as session:
+        rows, _total = list_outbox(session, status=status, limit=limit)
+        for row, recipient in rows:
+            typer.echo(
+                orjson.dumps(
+                    {
+                        "id": row.id,
+                        "incident_id": row.incident_id,
+                        "recipient": recipient.code,
+                        "status": row.status,
+                        "attempts": row.attempts,
+                        "next_attempt_at": row.next_attempt_at,
+                        "idempotency_key": row.idempotency_key,
+                        "ack_id": row.ack_id,
+                        "acknowledged_at": row.acknowledged_at,
+                        "last_error": row.last_error,
+                    }
+                ).decode()
+            )
 
 
 @demo_app.command("generate")

@@ -37,6 +37,8 @@ from pipeline.rule_stats import RULE_STATS
 from pipeline.worker import EventProcessor, PipelineWorker
 from soc_api.db import migrate
 from soc_api.db.session import make_engine, make_sessionmaker
+from soc_api.feed.outbox import install as install_feed
+from soc_api.feed.stix import FeedConfig
 from soc_api.sink import ingest_detections
 from soc_cli.instrument import CountedPublisher
 from soc_cli.rules_roles import active_paths, placeholders_of, rule_stats_sink, worker_detector
@@ -114,7 +116,9 @@ def open_database(settings: Settings) -> sessionmaker[Session]:
     settings.ensure_dirs()
     url = settings.db_url()
     migrate(url)
-    return make_sessionmaker(make_engine(url))
+    sessions = make_sessionmaker(make_engine(url))
+    install_feed(sessions, FeedConfig.from_settings(settings))  # incident changes here feed the outbox too
+    return sessions
 
 
 def load_inventory(settings: Settings, *, demo: bool = False) -> AssetInventory:

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
 
     token_ttl_minutes: int = 480
 
+    # National feed (soc_api/feed): STIX 2.1 over TAXII 2.1 and pushed through the outbox.
+    feed_identity_name: str = "Trung tâm điều hành an toàn, an ninh mạng tỉnh"  # the producer of every object
+    feed_tlp: Literal["white", "green", "amber", "red"] = "amber"  # TLP marking on every shared object
+    feed_auto_share_serious: bool = True  # serious incidents are shared once confirmed (status past "open")
+    taxii_api_root: str = Field(default="feed", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    # Bearer secret sent to push recipients: one per recipient code, else the default one. Env only.
+    feed_push_token: SecretStr | None = None
+    feed_push_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    feed_push_interval_seconds: float = Field(default=60.0, ge=0)  # API process sender; 0 disables it
+    feed_push_timeout_seconds: float = Field(default=15.0, gt=0)
+    feed_push_backoff_seconds: float = Field(default=30.0, gt=0)  # first retry delay, doubled each attempt
+    feed_push_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    feed_push_max_attempts: int = Field(default=12, ge=1)  # then the row is failed (soc feed push --retry-failed)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -221,6 +221,7 @@ UPDATABLE = (
     "assignee",
     "unit_code",
     "detected_at",
+    "share_national",
 )
 UNIT_REPORTER_UPDATABLE = frozenset({"description", "impacts", "owner_can_handle"})
 
@@ -236,11 +237,20 @@ def update(
         changes["impacts"] = check_impacts(cfg, changes["impacts"])
     if changes.get("status") == "merged":
         raise InvalidInput("use POST /incidents/{id}/merge to merge incidents")
+    if incident.share_national and changes.get("share_national") is False:
+        raise Conflict("sharing with the national centres cannot be withdrawn")
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
     for field in UPDATABLE:
         if field in changes and changes[field] != getattr(incident, field):
-            if changes[field] is None and field in ("title", "incident_type", "priority", "status", "detected_at"):
+            if changes[field] is None and field in (
+                "title",
+                "incident_type",
+                "priority",
+                "status",
+                "detected_at",
+                "share_national",
+            ):
                 continue
             old[field] = getattr(incident, field)
             new[field] = changes[field]

@@ -137,4 +137,5 @@ Index("uq_audit_log_seq", AuditLog.seq, unique=True)
 
 # The workflow tables share this metadata; importing them here keeps Base.metadata complete for
 # every importer of the models (migrations, schema comparison tests).
+from soc_api.db import feed_models as _feed_models  # noqa: E402,F401
 from soc_api.db import workflow_models as _workflow_models  # noqa: E402,F401

@@ -13,7 +13,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from soc_api.db import models as _models  # noqa: F401 - alerts table, target of incident_alerts
@@ -106,6 +117,8 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # form kind -> saved draft
+    # An analyst's "share with the national centre" (migration 0006_feed; see soc_api.feed.stix).
+    share_national: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class IncidentAlert(Base):

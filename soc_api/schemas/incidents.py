@@ -44,6 +44,9 @@ class IncidentUpdate(_In):
     assignee: str | None = Field(default=None, min_length=1, max_length=100)
     unit_code: str | None = Field(default=None, min_length=1, max_length=64)
     detected_at: datetime | None = None
+    share_national: bool | None = Field(
+        default=None, description="share with the national centres (STIX/TAXII feed); cannot be withdrawn"
+    )
 
 
 class AlertIds(_In):
@@ -86,6 +89,7 @@ class IncidentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    share_national: bool = False
     deadlines: list[DeadlineClock] = Field(default_factory=list)
 
 
