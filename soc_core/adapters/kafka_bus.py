@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -270,12 +271,14 @@ class KafkaBus:
 
     def _timeouts(self) -> dict[str, Any]:
         ms = int(self.timeout_s * 1000)
-        return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+        return {"request_timeout_ms": ms, "api_version_auto_timeout_ms": ms}
 
     def ensure_topics(self, partitions: dict[str, int], retention_ms: dict[str, int] | None = None) -> None:
         """Create missing topics with the given partition counts; grow existing ones that have fewer.
 
-        Partitions are never removed (Kafka cannot); retention is only set on creation.
+        Partitions are never removed (Kafka cannot); retention is only set on creation. The
+        replication factor is the number of brokers, at most 3. Returns once every topic has a
+        leader for each of its partitions, so a consumer group joining next sees all of them.
         """
         retention_ms = retention_ms or {}
         try:
@@ -287,38 +290,58 @@ class KafkaBus:
             existing = set(admin.list_topics())
             missing = {name: count for name, count in wanted.items() if name not in existing}
             if missing:
-                spec: dict[str, dict[str, Any]] = {}
+                replication = max(1, min(3, len(admin.describe_cluster()["brokers"])))
+                new_topics = []
                 for name, count in missing.items():
-                    entry: dict[str, Any] = {"num_partitions": count, "replication_factor": -1}
                     logical = name[len(self.topic_prefix) :]
                     configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
                     if logical in retention_ms:
                         configs["retention.ms"] = str(retention_ms[logical])
-                    entry["configs"] = configs
-                    spec[name] = entry
-                result = admin.create_topics(spec, raise_errors=False)
-                for topic in result["topics"]:
-                    if topic["error_code"] not in (0, _TOPIC_EXISTS):
+                    new_topics.append(NewTopic(name, count, replication, topic_configs=configs))
+                response = admin.create_topics(new_topics, timeout_ms=int(self.timeout_s * 1000))
+                for error in response.topic_errors:
+                    topic, code = error[0], error[1]
+                    if code not in (0, _TOPIC_EXISTS):
+                        detail = error[2] if len(error) > 2 and error[2] else ""
                         raise BusError(
-                            f"cannot create topic {topic['name']}: error {topic['error_code']} "
-                            f"{topic.get('error_message') or ''}".rstrip(),
+                            f"cannot create topic {topic}: error {code} {detail}".rstrip(),
                             source=f"kafka://{self.bootstrap}",
                         )
-                admin.wait_for_topics(list(missing), timeout_ms=int(self.timeout_s * 1000))
             present = [name for name in wanted if name in existing]
             if present:
                 grow = {
-                    t["name"]: wanted[t["name"]]
+                    t["topic"]: NewPartitions(wanted[t["topic"]])
                     for t in admin.describe_topics(present)
-                    if len(t["partitions"]) < wanted[t["name"]]
+                    if len(t["partitions"]) < wanted[t["topic"]]
                 }
                 if grow:
-                    admin.create_partitions(grow)
+                    admin.create_partitions(grow, timeout_ms=int(self.timeout_s * 1000))
+            self._wait_for_leaders(admin, wanted)
         except KafkaError as exc:
             raise _bus_error("ensure_topics", self.bootstrap, exc) from exc
         finally:
             with contextlib.suppress(Exception):
                 admin.close()
+
+    def _wait_for_leaders(self, admin: Any, wanted: dict[str, int]) -> None:
+        """Poll the metadata until every wanted topic has its partitions, each with a leader."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            ready = {
+                t["topic"]
+                for t in admin.describe_topics(list(wanted))
+                if t["error_code"] == 0
+                and len(t["partitions"]) >= wanted[t["topic"]]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+            }
+            if ready >= set(wanted):
+                return
+            if time.monotonic() > deadline:
+                raise BusUnavailable(
+                    f"topics not ready within {self.timeout_s:g}s: {sorted(set(wanted) - ready)}",
+                    source=f"kafka://{self.bootstrap}",
+                )
+            time.sleep(0.1)
 
     def producer(self) -> KafkaProducerAdapter:
         ms = int(self.timeout_s * 1000)
@@ -330,7 +353,7 @@ class KafkaBus:
             "max_block_ms": ms,
             "request_timeout_ms": ms,
             "delivery_timeout_ms": ms + 5 + 1000,  # must be >= linger + request timeout
-            "bootstrap_timeout_ms": ms,
+            "api_version_auto_timeout_ms": ms,
             "reconnect_backoff_max_ms": 1000,
             "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
         }

@@ -33,12 +33,6 @@ ENV_FILE = REPO / ".cache" / "services" / "env"
 HINT = "start the test services first: scripts/services.sh start"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # kafka-python 3.0.12 loads its protocol schemas with deprecated importlib.resources calls.
-    config.addinivalue_line("filterwarnings", "ignore:read_text is deprecated:DeprecationWarning")
-    config.addinivalue_line("filterwarnings", "ignore:open_text is deprecated:DeprecationWarning")
-
-
 def service_env() -> dict[str, str]:
     values: dict[str, str] = {}
     if ENV_FILE.is_file():

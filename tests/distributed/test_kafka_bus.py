@@ -150,7 +150,7 @@ def test_ensure_topics_is_idempotent_and_grows_partitions(
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=10000)
     try:
         topics = {
-            t["name"]: len(t["partitions"])
+            t["topic"]: len(t["partitions"])
             for t in admin.describe_topics([f"{bus.topic_prefix}soc.raw", f"{bus.topic_prefix}soc.dlq"])
         }
     finally:
