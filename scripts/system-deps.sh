@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need beyond Python wheels, from Debian: Chromium for the web UI tests
-# (tests/browser; never a downloaded browser build) and DejaVu fonts for the Vietnamese PDF forms.
+# (tests/browser; never a downloaded browser build), DejaVu fonts for the Vietnamese PDF forms and
+# poppler-utils (pdftoppm) to rasterise a page of each form for a human look (tests/test_forms.py).
 # Playwright for Python comes with the dev extra (its own browser download is never used).
 # Idempotent: installs nothing when everything is present. Kafka, Elasticsearch and PostgreSQL
 # are scripts/services.sh's business.
@@ -12,6 +13,7 @@ FONT="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium)
 [ -f "$FONT" ] || [ -n "${SOC_FORMS_FONT_DIR:-}" ] || missing+=(fonts-dejavu-core)
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
