@@ -74,12 +74,31 @@ def detect(
     ] = "auto",
     assets: Annotated[Path | None, typer.Option(help="Asset inventory (YAML/CSV) to enrich events.")] = None,
     placeholders: PlaceholdersOpt = None,
+    *,
+    threat_intel: Annotated[
+        list[Path] | None,
+        typer.Option("--threat-intel", help="Indicator file, CSV or STIX 2.1 bundle (repeatable)."),
+    ] = None,
+    geoip_city: Annotated[Path | None, typer.Option(help="MaxMind-format city database (.mmdb).")] = None,
+    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind-format ASN database (.mmdb).")] = None,
+    geo: Annotated[
+        bool, typer.Option("--geo/--no-geo", help="Offline country of public IPs when no city database is given.")
+    ] = True,
 ) -> None:
     """Offline detection: one JSON match per line on stdout, a summary on stderr."""
-    from soc_cli.detect import run_detect
+    from soc_cli.detect import detect_enrichers, run_detect
 
     try:
-        summary = run_detect(rules, input, input_format=input_format, assets=assets, placeholders=placeholders, err=err)
+        enrichers = detect_enrichers(threat_intel or (), geoip_city, geoip_asn, geo_fallback=geo)
+        summary = run_detect(
+            rules,
+            input,
+            input_format=input_format,
+            assets=assets,
+            placeholders=placeholders,
+            enrichers=enrichers,
+            err=err,
+        )
     except SocError as exc:
         raise _fail(exc) from exc
     s = summary.as_dict()
