@@ -3,7 +3,8 @@
 Used by :mod:`pipeline.enrich.threat`. Formats:
 
 - CSV, header required, one indicator per line: ``indicator,type,source,confidence,description``;
-  ``type`` is one of :data:`INDICATOR_TYPES`, ``confidence`` empty or 0-100.
+  ``type`` is one of :data:`INDICATOR_TYPES`, ``confidence`` empty or 0-100; blank lines and lines
+  starting with ``#`` are skipped.
 - STIX 2.1 bundle (``.json``): ``indicator`` objects with ``pattern_type`` ``stix`` whose pattern is
   one comparison, or comparisons joined by ``OR``, of the form ``[ipv4-addr:value = '…']``,
   ``[ipv6-addr:value = '…']`` (address or CIDR), ``[domain-name:value = '…']``,
