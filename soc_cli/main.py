@@ -311,16 +311,31 @@ def bench_latency(
     bench_latency_mod.run(probes=probes, load_rate=load_rate).print()
 
 
+@bench_app.command("enrich")
+def bench_enrich(
+    scale: Annotated[float, typer.Option(help="Demo data volume multiplier.")] = 2.0,
+    indicators: Annotated[int, typer.Option(help="Synthetic threat-intel indicators.")] = 100_000,
+) -> None:
+    """Enrich stage events/s: inventory + threat intel + GeoIP fallback vs the inventory alone."""
+    from bench import enrich as bench_enrich_mod
+
+    if scale <= 0 or indicators < 1:
+        raise _fail(SocError("--scale must be > 0 and --indicators >= 1"))
+    bench_enrich_mod.run(scale=scale, indicators=indicators).print()
+
+
 @bench_app.command("all")
 def bench_all() -> None:
     """Every benchmark that needs no servers, one after the other (`bench pipeline` needs Kafka + ES)."""
     from bench import bus as bench_bus_mod
     from bench import detect as bench_detect_mod
+    from bench import enrich as bench_enrich_mod
     from bench import latency as bench_latency_mod
     from bench import sigma as bench_sigma_mod
     from bench import syslog as bench_syslog_mod
 
     bench_detect_mod.run().print()
+    bench_enrich_mod.run().print()
     bench_bus_mod.run().print()
     bench_syslog_mod.run().print()
     bench_latency_mod.run().print()
