@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,17 @@ HASH_FIELDS = tuple(f"{obj}.hash.{algo}" for obj in ("file", "process") for algo
 MAX_ENRICHMENTS = 50  # listed per event; soc.threat.matched still counts every hit
 _CACHE_MAX = 65_536
 _PATHS = {f: tuple(f.split(".")) for f in (*IP_FIELDS, *DOMAIN_FIELDS, *URL_FIELDS, *HASH_FIELDS)}
-_ROOTS = frozenset(path[0] for path in _PATHS.values())
+_KINDS = {
+    **dict.fromkeys(IP_FIELDS, "ip"),
+    **dict.fromkeys(DOMAIN_FIELDS, "domain"),
+    **dict.fromkeys(URL_FIELDS, "url"),
+    **{f: f.rsplit(".", 1)[1] for f in HASH_FIELDS},
+}
+# top-level object -> (path below it, kind, field): one dict lookup skips every field of an absent object
+_CHECKS: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+for _field, _path in _PATHS.items():
+    _CHECKS.setdefault(_path[0], []).append((_path[1:], _KINDS[_field], _field))
+_ROOTS = frozenset(_CHECKS)
 
 Hit = tuple[Indicator, str, str]  # indicator, matched value (atomic), event field
 
@@ -160,22 +170,16 @@ class ThreatIntel:
         if not self.size or _ROOTS.isdisjoint(event):
             return []
         hits: list[Hit] = []
-        if self._ips or self._nets:
-            for field in IP_FIELDS:
-                for value in _values(event, field):
-                    hits.extend((ind, value, field) for ind in self.ip_hits(value))
-        if self._domains:
-            for field in DOMAIN_FIELDS:
-                for value in _values(event, field):
-                    hits.extend((ind, value, field) for ind in self.domain_hits(value))
-        if self._urls:
-            hits.extend(self._url_matches(event))
-        if self._hashes:
-            for field in HASH_FIELDS:
-                algo = field.rsplit(".", 1)[1]
-                for value in _values(event, field):
-                    if len(value) == HASH_LENGTHS[algo]:
-                        hits.extend((ind, value, field) for ind in self.hash_hits(algo, value))
+        for root, checks in _CHECKS.items():
+            obj = event.get(root)
+            if not isinstance(obj, dict):
+                continue
+            for path, kind, field in checks:
+                value = obj.get(path[0]) if len(path) == 1 else _get(obj, path)
+                if not value:
+                    continue
+                for atomic in (value,) if isinstance(value, str) else _strings(value):
+                    hits.extend((ind, atomic, field) for ind in self._hits(kind, atomic, obj))
         if len(hits) > 1:
             unique: dict[Indicator, Hit] = {}
             for hit in hits:
@@ -183,18 +187,27 @@ class ThreatIntel:
             hits = list(unique.values())
         return hits
 
-    def _url_matches(self, event: dict[str, Any]) -> Iterator[Hit]:
-        for value in _values(event, "url.full"):
-            yield from ((ind, value, "url.full") for ind in self.url_hits(value))
-        for value in _values(event, "url.original"):
-            if "://" in value:
-                yield from ((ind, value, "url.original") for ind in self.url_hits(value))
-            elif value.startswith("/"):
-                port = _get(event, ("url", "port"))
-                suffix = f":{port}" if isinstance(port, int) and port not in (80, 443) else ""
-                for host in _values(event, "url.domain"):
-                    netloc = host.rstrip(".").lower() + suffix
-                    yield from ((ind, value, "url.original") for ind in self._urls.get(netloc + value, ()))
+    def _hits(self, kind: str, value: str, obj: dict[str, Any]) -> Sequence[Indicator]:
+        if kind == "ip":
+            return self.ip_hits(value) if self._ips or self._nets else ()
+        if kind == "domain":
+            return self.domain_hits(value) if self._domains else ()
+        if kind == "url":
+            return self._url_hits_in(value, obj) if self._urls else ()
+        if len(value) != HASH_LENGTHS[kind] or not self._hashes:
+            return ()
+        return self.hash_hits(kind, value)
+
+    def _url_hits_in(self, value: str, url: dict[str, Any]) -> Sequence[Indicator]:
+        """An absolute URL, or a relative ``url.original`` joined to ``url.domain`` (and a non-default port)."""
+        if "://" in value:
+            return self.url_hits(value)
+        host = url.get("domain")
+        if not value.startswith("/") or not isinstance(host, str) or not host:
+            return ()
+        port = url.get("port")
+        suffix = f":{port}" if isinstance(port, int) and port not in (80, 443) else ""
+        return self._urls.get(host.rstrip(".").lower() + suffix + value, ())
 
     def enrich(self, event: dict[str, Any]) -> int:
         """Set ``threat.enrichments`` and ``soc.threat.matched`` on a hit; return the number of hits."""
@@ -252,10 +265,5 @@ def _get(event: dict[str, Any], path: tuple[str, ...]) -> Any:
     return cur
 
 
-def _values(event: dict[str, Any], field: str) -> Iterator[str]:
-    value = _get(event, _PATHS[field])
-    if isinstance(value, str):
-        if value:
-            yield value
-    elif isinstance(value, list):
-        yield from (v for v in value if isinstance(v, str) and v)
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
