@@ -1,5 +1,7 @@
 """Pipeline stage "process": soc.raw -> parse -> enrich -> detect -> soc.events + soc.alerts (+ soc.dlq).
 
+Enrich is the asset inventory, then the extra enrichers (threat intelligence, GeoIP) in order.
+
 Neighbours: the collectors publish to ``soc.raw`` before it; the event indexer
 (:mod:`pipeline.indexer`) and the SOC API's alert sink consume what it publishes. Runs inside a
 :class:`soc_core.stage.StageLoop`: the raw offsets are committed only after the events, alerts and
@@ -16,7 +18,7 @@ from typing import Any
 import msgspec
 
 from detections.sigma import Detector
-from pipeline.enrich import AssetInventory
+from pipeline.enrich import AssetInventory, Enricher
 from pipeline.parsers import parse_record
 from soc_core import deadletters, serde, topics
 from soc_core.bus import Message, Producer
@@ -51,9 +53,12 @@ class EventProcessor:
         detector: Detector,
         inventory: AssetInventory | None = None,
         parse: Callable[[RawRecord], dict[str, Any]] = parse_record,
+        *,
+        enrichers: Sequence[Enricher] = (),
     ) -> None:
         self.detector = detector
         self.inventory = inventory or AssetInventory.empty()
+        self.enrichers = tuple(enrichers)  # after the inventory: threat intel, GeoIP
         self.parse = parse
         self.stats = WorkerStats()
 
@@ -73,6 +78,8 @@ class EventProcessor:
                 continue
             try:
                 self.inventory.enrich(event, record.unit)
+                for enricher in self.enrichers:
+                    enricher.enrich(event)
             except Exception as exc:
                 log.exception("enrichment crashed on record %s", record.id)
                 letters.append(deadletters.from_record(record, "enrich", exc))

@@ -22,7 +22,7 @@ from collectors.evtx import is_evtx, iter_evtx_records
 from collectors.files import iter_file_records, iter_input_paths
 from detections.sigma import Detector, RuleSet
 from detections.sigma.values import load_placeholders
-from pipeline.enrich import AssetInventory
+from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.worker import EventProcessor
 from soc_core.errors import InputError
 from soc_core.models import DeadLetter, Detection, RawRecord
@@ -74,10 +74,14 @@ def run_detect(
     input_format: str = "auto",
     assets: Path | None = None,
     placeholders: Path | None = None,
+    enrichers: Sequence[Enricher] = (),
     out: IO[bytes] | None = None,
     err: Console | None = None,
 ) -> DetectSummary:
-    """Evaluate ``rules`` over ``inputs``; write matches to ``out``; return the summary."""
+    """Evaluate ``rules`` over ``inputs``; write matches to ``out``; return the summary.
+
+    ``enrichers`` run after the asset inventory (see :func:`detect_enrichers`).
+    """
     if input_format not in INPUT_FORMATS:
         raise InputError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
     out = out if out is not None else sys.stdout.buffer
@@ -97,7 +101,7 @@ def run_detect(
     # Offline input: files may overlap in time, so correlations are decided in event-time order
     # once everything is read (detector.flush() below), whatever the file order.
     detector = Detector(ruleset, lateness_seconds=math.inf)
-    processor = EventProcessor(detector, AssetInventory.load(assets) if assets else None)
+    processor = EventProcessor(detector, AssetInventory.load(assets) if assets else None, enrichers=enrichers)
     started = time.perf_counter()
     total_bytes = sum(p.stat().st_size for p in paths)
     with Progress(
@@ -132,6 +136,23 @@ def run_detect(
         err.print(f"[yellow]{n} records could not be handled at stage {letter_stage}[/]")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def detect_enrichers(
+    threat_intel: Sequence[Path] = (),
+    geoip_city: Path | None = None,
+    geoip_asn: Path | None = None,
+    *,
+    geo_fallback: bool = True,
+) -> list[Enricher]:
+    """Threat intel from ``threat_intel`` files, then GeoIP (databases, else the offline country fallback)."""
+    enrichers: list[Enricher] = []
+    if threat_intel:
+        enrichers.append(ThreatIntel.load(list(threat_intel)))
+    geo = GeoIP.open(geoip_city, geoip_asn, fallback_country=geo_fallback)
+    if geo.active:
+        enrichers.append(geo)
+    return enrichers
 
 
 def _flush(processor: EventProcessor, batch: list[RawRecord], out: IO[bytes], summary: DetectSummary) -> None:

@@ -19,6 +19,7 @@ from soc_cli.roles import (
     Role,
     alert_sink_role,
     collect_role,
+    load_enrichers,
     load_inventory,
     load_rules,
     open_bus,
@@ -146,6 +147,7 @@ def run_embedded(settings: Settings, *, demo: bool = False) -> None:
     store = open_store(settings)
     sessions = open_database(settings)
     inventory = load_inventory(settings, demo=demo)
+    enrichers = load_enrichers(settings, demo=demo)  # threat intel (demo feed with --demo), GeoIP
     with sessions() as session:
         sync_units(session, [(u.code, u.name, u.parent) for u in inventory.units.values()])
         session.commit()
@@ -154,7 +156,7 @@ def run_embedded(settings: Settings, *, demo: bool = False) -> None:
 
     collect, syslog = collect_role(settings, bus)
     roles: list[Role] = [
-        worker_role(settings, bus, store, inventory, ruleset),
+        worker_role(settings, bus, store, inventory, ruleset, enrichers=enrichers),
         alert_sink_role(settings, bus, sessions),
         collect,
     ]

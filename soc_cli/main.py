@@ -74,12 +74,31 @@ def detect(
     ] = "auto",
     assets: Annotated[Path | None, typer.Option(help="Asset inventory (YAML/CSV) to enrich events.")] = None,
     placeholders: PlaceholdersOpt = None,
+    *,
+    threat_intel: Annotated[
+        list[Path] | None,
+        typer.Option("--threat-intel", help="Indicator file, CSV or STIX 2.1 bundle (repeatable)."),
+    ] = None,
+    geoip_city: Annotated[Path | None, typer.Option(help="MaxMind-format city database (.mmdb).")] = None,
+    geoip_asn: Annotated[Path | None, typer.Option(help="MaxMind-format ASN database (.mmdb).")] = None,
+    geo: Annotated[
+        bool, typer.Option("--geo/--no-geo", help="Offline country of public IPs when no city database is given.")
+    ] = True,
 ) -> None:
     """Offline detection: one JSON match per line on stdout, a summary on stderr."""
-    from soc_cli.detect import run_detect
+    from soc_cli.detect import detect_enrichers, run_detect
 
     try:
-        summary = run_detect(rules, input, input_format=input_format, assets=assets, placeholders=placeholders, err=err)
+        enrichers = detect_enrichers(threat_intel or (), geoip_city, geoip_asn, geo_fallback=geo)
+        summary = run_detect(
+            rules,
+            input,
+            input_format=input_format,
+            assets=assets,
+            placeholders=placeholders,
+            enrichers=enrichers,
+            err=err,
+        )
     except SocError as exc:
         raise _fail(exc) from exc
     s = summary.as_dict()
@@ -292,16 +311,31 @@ def bench_latency(
     bench_latency_mod.run(probes=probes, load_rate=load_rate).print()
 
 
+@bench_app.command("enrich")
+def bench_enrich(
+    scale: Annotated[float, typer.Option(help="Demo data volume multiplier.")] = 2.0,
+    indicators: Annotated[int, typer.Option(help="Synthetic threat-intel indicators.")] = 100_000,
+) -> None:
+    """Enrich stage events/s: inventory + threat intel + GeoIP fallback vs the inventory alone."""
+    from bench import enrich as bench_enrich_mod
+
+    if scale <= 0 or indicators < 1:
+        raise _fail(SocError("--scale must be > 0 and --indicators >= 1"))
+    bench_enrich_mod.run(scale=scale, indicators=indicators).print()
+
+
 @bench_app.command("all")
 def bench_all() -> None:
     """Every benchmark that needs no servers, one after the other (`bench pipeline` needs Kafka + ES)."""
     from bench import bus as bench_bus_mod
     from bench import detect as bench_detect_mod
+    from bench import enrich as bench_enrich_mod
     from bench import latency as bench_latency_mod
     from bench import sigma as bench_sigma_mod
     from bench import syslog as bench_syslog_mod
 
     bench_detect_mod.run().print()
+    bench_enrich_mod.run().print()
     bench_bus_mod.run().print()
     bench_syslog_mod.run().print()
     bench_latency_mod.run().print()

@@ -22,7 +22,7 @@ from collectors.filetail import FileTailer, TailSpec
 from collectors.publisher import Publisher
 from collectors.syslog import SyslogServer
 from detections.sigma import RuleSet
-from pipeline.enrich import AssetInventory
+from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.indexer import DeadLetterIndexer, EventIndexer
 from pipeline.reconcile import (
     COUNTS_TOPIC,
@@ -56,6 +56,7 @@ from soc_core.stores import EventStore
 log = logging.getLogger(__name__)
 
 DEMO_ASSETS = Path(__file__).resolve().parent.parent / "soc_demo" / "assets.yml"
+DEMO_THREAT_INTEL = Path(__file__).resolve().parent.parent / "soc_demo" / "threat_intel.csv"
 
 
 class Component(Protocol):
@@ -127,6 +128,18 @@ def load_inventory(settings: Settings, *, demo: bool = False) -> AssetInventory:
     if demo:
         return AssetInventory.load(DEMO_ASSETS)
     return AssetInventory.empty()
+
+
+def load_enrichers(settings: Settings, *, demo: bool = False) -> list[Enricher]:
+    """Threat intel (``threat_intel_paths``, the demo feed with ``demo``) then GeoIP, as configured."""
+    enrichers: list[Enricher] = []
+    paths = list(settings.threat_intel_paths) or ([DEMO_THREAT_INTEL] if demo else [])
+    if paths:
+        enrichers.append(ThreatIntel.load(paths))
+    geo = GeoIP.open(settings.geoip_city_db, settings.geoip_asn_db, fallback_country=settings.geoip_fallback_country)
+    if geo.active:
+        enrichers.append(geo)
+    return enrichers
 
 
 def load_rules(settings: Settings) -> RuleSet:
@@ -226,11 +239,19 @@ def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
     return role, syslog
 
 
-def worker_role(settings: Settings, bus: Bus, store: EventStore, inventory: AssetInventory, ruleset: RuleSet) -> Role:
+def worker_role(
+    settings: Settings,
+    bus: Bus,
+    store: EventStore,
+    inventory: AssetInventory,
+    ruleset: RuleSet,
+    *,
+    enrichers: Sequence[Enricher] = (),
+) -> Role:
     prefix = settings.topic_prefix
     counted, pending = CountBuffer(), CountBuffer()
     detector, rule_stats = worker_detector(settings, bus, ruleset)  # enabled rules only; per-rule statistics
-    processor: EventProcessor = CountedProcessor(detector, inventory, pending=pending)
+    processor: EventProcessor = CountedProcessor(detector, inventory, pending=pending, enrichers=enrichers)
     producer = CountingProducer(bus.producer(), pending, counted)
     worker = PipelineWorker(processor, producer, topic_prefix=prefix)
     counting = CountingStore(store, counted)
@@ -342,7 +363,8 @@ def run_role(name: str, settings: Settings) -> None:
         _serve_until_signal(settings, name, role)
     elif name == "worker":
         ensure_topics(settings, bus)
-        role = worker_role(settings, bus, open_store(settings), load_inventory(settings), load_rules(settings))
+        inventory, enrichers = load_inventory(settings), load_enrichers(settings)
+        role = worker_role(settings, bus, open_store(settings), inventory, load_rules(settings), enrichers=enrichers)
         _serve_until_signal(settings, name, role)
     elif name == "api":
         ensure_topics(settings, bus)

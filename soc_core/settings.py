@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     tail: list[dict[str, str]] = Field(default_factory=list)
 
     assets_file: Path | None = None
+    # Enrich stage: threat-intel indicator files (.csv or STIX 2.1 bundle .json; `soc up --demo`
+    # uses soc_demo/threat_intel.csv when empty), MaxMind-format GeoIP databases, and the offline
+    # country-only fallback (iptocc) used when no city database is set.
+    threat_intel_paths: list[Path] = Field(default_factory=list)
+    geoip_city_db: Path | None = None
+    geoip_asn_db: Path | None = None
+    geoip_fallback_country: bool = True
     rules: list[Path] = Field(default_factory=lambda: [Path(__file__).resolve().parent.parent / "detections" / "rules"])
     # Values of Sigma ``|expand`` placeholders (YAML: name -> list of values); rules using a
     # placeholder without values are listed by ``soc rules check``, not evaluated.

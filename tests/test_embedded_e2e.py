@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.enrich import ThreatIntel
+from soc_cli.roles import DEMO_THREAT_INTEL
 from tests.embedded_proc import EmbeddedSoc, tail_env
 
 
@@ -44,6 +46,12 @@ def test_demo_alerts_listed_with_token_and_refused_without(soc_demo: EmbeddedSoc
     )
     assert alerts, f"no demo alerts within 30 s of start:\n{soc_demo.output()}"
     assert {"rule_id", "level", "status", "count"} <= set(alerts[0])
+    # the demo threat-intel feed (soc_demo/threat_intel.csv) lists the scenarios' attackers
+    listed = wait_for(lambda: [a for a in soc_demo.get("/api/v1/alerts", limit=500)["items"] if a["ti_hits"] > 0])
+    assert listed, "no demo alert carries a threat-intel hit"
+    feed = ThreatIntel.load([DEMO_THREAT_INTEL])
+    ips = [a["entity"]["source.ip"] for a in listed if "source.ip" in (a.get("entity") or {})]
+    assert ips and all(feed.ip_hits(ip) for ip in ips), ips
     r = httpx.get(f"{soc_demo.url}/api/v1/alerts", timeout=5)
     assert r.status_code == 401
     r = httpx.get(f"{soc_demo.url}/api/v1/alerts", headers={"Authorization": "Bearer soc_wrong"}, timeout=5)

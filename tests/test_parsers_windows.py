@@ -189,6 +189,16 @@ def test_sysmon_network_connection() -> None:
     assert get_field(ev, "event.category") == ["network"]
 
 
+@pytest.mark.parametrize(("event_id", "obj"), [(1, "process"), (7, "file")])
+def test_sysmon_hashes_become_ecs_hash_fields(event_id: int, obj: str) -> None:
+    data = {"Image": "C:\\x.exe", "Hashes": "SHA1=AB12,MD5=CD34,SHA256=EF56,IMPHASH=0011"}
+    winlog = {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": event_id, "event_data": data}
+    ev = parse_record(rec(json.dumps({"winlog": winlog})))
+    assert get_field(ev, f"{obj}.hash") == {"sha1": "ab12", "md5": "cd34", "sha256": "ef56"}
+    other = "file" if obj == "process" else "process"
+    assert get_field(ev, f"{other}.hash") is None
+
+
 def test_windows_sniffing() -> None:
     for name in ("evtx_sysmon_1.json", "winlogbeat_4624.json", "nxlog_4720.json"):
         assert sniff_format((DATA / name).read_text()) == "winjson"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -34,3 +35,9 @@ class Asset:
 def norm_host(name: str) -> str:
     """Hostnames compare case-insensitively and without a trailing dot."""
     return name.strip().rstrip(".").lower()
+
+
+class Enricher(Protocol):
+    """One step of the ``enrich`` stage after the asset inventory (threat intel, GeoIP)."""
+
+    def enrich(self, event: dict[str, Any], /) -> Any: ...

@@ -347,6 +347,22 @@ def _present(value: Any) -> str | None:
     return None
 
 
+_HASH_NAMES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"}
+
+
+def _hashes(value: Any) -> dict[str, str]:
+    """Sysmon ``Hashes`` (``SHA1=…,MD5=…,SHA256=…,IMPHASH=…``) as ECS ``hash`` fields, lower-case hex."""
+    if not isinstance(value, str):
+        return {}
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        name, sep, digest = part.partition("=")
+        algo = _HASH_NAMES.get(name.strip().upper())
+        if sep and algo and digest.strip():
+            out[algo] = digest.strip().lower()
+    return out
+
+
 def _twins(event: dict[str, Any], f: WinFields, sysmon: bool) -> None:
     d = f.data
     eid = f.event_id
@@ -371,6 +387,11 @@ def _twins(event: dict[str, Any], f: WinFields, sysmon: bool) -> None:
         parent["pid"] = ppid
     if parent:
         process["parent"] = parent
+    hashes = _hashes(d.get("Hashes")) if sysmon else {}
+    if hashes and eid == 1:
+        process["hash"] = hashes
+    elif hashes:  # image/driver loaded, file stream, file delete: the file's hashes
+        event["file"] = {"hash": hashes}
     if process:
         event["process"] = process
 

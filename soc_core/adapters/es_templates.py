@@ -18,7 +18,7 @@ from typing import Any
 
 KEYWORD_IGNORE_ABOVE = 8191  # longer values stay in _source but are not indexed (no rejected documents)
 
-# ECS field -> kind. Kinds: keyword, ip, date, long, text (text + .keyword), flattened.
+# ECS field -> kind. Kinds: keyword, ip, date, long, text (text + .keyword), flattened, geo_point.
 ECS_FIELD_TYPES: dict[str, str] = {
     # base
     "@timestamp": "date",
@@ -67,15 +67,30 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "source.address": "keyword",
     "source.domain": "keyword",
     "source.geo.country_iso_code": "keyword",
+    "source.geo.country_name": "keyword",
     "source.geo.city_name": "keyword",
+    "source.geo.location": "geo_point",
     "source.as.number": "long",
     "source.as.organization.name": "keyword",
     "destination.ip": "ip",
     "destination.port": "long",
     "destination.address": "keyword",
     "destination.domain": "keyword",
+    "destination.geo.country_iso_code": "keyword",
+    "destination.geo.country_name": "keyword",
+    "destination.geo.city_name": "keyword",
+    "destination.geo.location": "geo_point",
+    "destination.as.number": "long",
+    "destination.as.organization.name": "keyword",
     "client.ip": "ip",
+    "client.geo.country_iso_code": "keyword",
+    "client.geo.country_name": "keyword",
+    "client.geo.city_name": "keyword",
+    "client.geo.location": "geo_point",
+    "client.as.number": "long",
+    "client.as.organization.name": "keyword",
     "server.ip": "ip",
+    "dns.question.name": "keyword",
     # process / user
     "process.name": "keyword",
     "process.pid": "long",
@@ -84,6 +99,12 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "process.parent.executable": "keyword",
     "process.parent.command_line": "keyword",
     "process.parent.pid": "long",
+    "process.hash.md5": "keyword",
+    "process.hash.sha1": "keyword",
+    "process.hash.sha256": "keyword",
+    "file.hash.md5": "keyword",
+    "file.hash.sha1": "keyword",
+    "file.hash.sha256": "keyword",
     "user.name": "keyword",
     "user.domain": "keyword",
     "user.id": "keyword",
@@ -123,6 +144,22 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "soc.source": "keyword",  # reconciliation key (pipeline.reconcile.source_key of the raw record's source)
     "threat.indicator.type": "keyword",
     "threat.indicator.ip": "ip",
+    # threat intelligence (pipeline.enrich.threat): one entry per matching indicator
+    "soc.threat.matched": "long",
+    "threat.enrichments.indicator.type": "keyword",
+    "threat.enrichments.indicator.provider": "keyword",
+    "threat.enrichments.indicator.confidence": "keyword",
+    "threat.enrichments.indicator.description": "keyword",
+    "threat.enrichments.indicator.name": "keyword",
+    "threat.enrichments.indicator.ip": "ip",
+    "threat.enrichments.indicator.url.domain": "keyword",
+    "threat.enrichments.indicator.url.full": "keyword",
+    "threat.enrichments.indicator.file.hash.md5": "keyword",
+    "threat.enrichments.indicator.file.hash.sha1": "keyword",
+    "threat.enrichments.indicator.file.hash.sha256": "keyword",
+    "threat.enrichments.matched.atomic": "keyword",
+    "threat.enrichments.matched.field": "keyword",
+    "threat.enrichments.matched.type": "keyword",
 }
 
 # Full-text search (EventQuery.text) runs over these.
@@ -143,6 +180,8 @@ def field_mapping(kind: str) -> dict[str, Any]:
         return {"type": "date"}
     if kind == "boolean":
         return {"type": "boolean"}
+    if kind == "geo_point":
+        return {"type": "geo_point", "ignore_malformed": True}
     if kind == "flattened":
         return {"type": "flattened", "ignore_above": KEYWORD_IGNORE_ABOVE}
     raise ValueError(f"unknown field kind {kind!r}")
