@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from bench.data import DEMO_ASSETS, demo_records
-from bench.report import Figure, Report, peak_rss_mb
+from bench.report import Figure, Report, peak_rss_mb, progress_bar
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.enrich.indicators import CSV_COLUMNS, HASH_LENGTHS
 from pipeline.parsers import parse_record
@@ -103,15 +103,7 @@ class _Inputs:
 def run(scale: float = 2.0, indicators: int = 100_000, rounds: int = 5) -> Report:
     report = Report(f"enrich stage (demo logs x{scale:g}, {indicators:,} threat-intel indicators)")
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+    progress = progress_bar(console)
     inventory = AssetInventory.load(DEMO_ASSETS)
     with progress, tempfile.TemporaryDirectory() as d:
         task = progress.add_task("generate and parse demo logs", total=1)

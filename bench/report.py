@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import orjson
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -67,3 +68,16 @@ class Report:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (ru_maxrss is KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def progress_bar(console: Console) -> Progress:
+    """The benches' progress display: description, bar, done/total, elapsed; off when not a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )

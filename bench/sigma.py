@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from bench import naive_sigma, sqlite_ref
 from bench.evtx_corpus import (
@@ -37,7 +37,7 @@ from bench.evtx_corpus import (
     replica_index,
     replicate,
 )
-from bench.report import Figure, Report, peak_rss_mb
+from bench.report import Figure, Report, peak_rss_mb, progress_bar
 from detections.sigma import Detector, RuleSet
 from soc_cli.detect import run_detect
 
@@ -94,15 +94,7 @@ def _link_copies(files: Sequence[Path], folder: Path, copies: int) -> None:
 
 class _Steps:
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}[/]"),
-            BarColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
+        self.progress = progress_bar(console)
 
     def task(self, description: str, total: float) -> TaskID:
         return self.progress.add_task(description, total=total)

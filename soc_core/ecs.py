@@ -22,6 +22,16 @@ def get_field(event: Mapping[str, Any], path: str) -> Any:
     return cur
 
 
+def get_path(event: Mapping[str, Any], parts: tuple[str, ...] | list[str]) -> Any:
+    """Value at an already split nested path (hot loops split once), or ``None``."""
+    cur: Any = event
+    for part in parts:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
 def set_field(event: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted ECS path, creating intermediate objects."""
     parts = path.split(".")

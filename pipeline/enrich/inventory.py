@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.enrich.loader import read_inventory
 from pipeline.enrich.model import Asset, Unit, norm_host
+from soc_core.ecs import get_path
 
 _CACHE_MAX = 65536
 
@@ -192,15 +193,6 @@ class AssetInventory:
         return self._lookup_host(value) or (self._lookup_ip(value) if value[:1].isdigit() or ":" in value else None)
 
 
-def _sub(event: dict[str, Any], *path: str) -> Any:
-    cur: Any = event
-    for part in path:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
 def _values(value: Any) -> Iterator[str]:
     if isinstance(value, str) and value:
         yield value
@@ -209,15 +201,15 @@ def _values(value: Any) -> Iterator[str]:
 
 
 def _candidates(event: dict[str, Any]) -> Iterator[tuple[str, bool]]:
-    for value in _values(_sub(event, "host", "ip")):
+    for value in _values(get_path(event, ("host", "ip"))):
         yield value, True
-    for value in _values(_sub(event, "host", "name")):
+    for value in _values(get_path(event, ("host", "name"))):
         yield value, False
-    for value in _values(_sub(event, "destination", "ip")):
+    for value in _values(get_path(event, ("destination", "ip"))):
         yield value, True
-    for value in _values(_sub(event, "log", "syslog", "hostname")):
+    for value in _values(get_path(event, ("log", "syslog", "hostname"))):
         yield value, False
-    for value in _values(_sub(event, "url", "domain")):  # the virtual host a web request was for
+    for value in _values(get_path(event, ("url", "domain"))):  # the virtual host a web request was for
         yield value, False
-    for value in _values(_sub(event, "source", "ip")):
+    for value in _values(get_path(event, ("source", "ip"))):
         yield value, True

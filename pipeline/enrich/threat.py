@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.enrich.indicators import HASH_LENGTHS, Indicator, normalise_url, read_indicators, url_key
+from soc_core.ecs import get_path
 from soc_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class ThreatIntel:
             if not isinstance(obj, dict):
                 continue
             for path, kind, field in checks:
-                value = obj.get(path[0]) if len(path) == 1 else _get(obj, path)
+                value = obj.get(path[0]) if len(path) == 1 else get_path(obj, path)
                 if not value:
                     continue
                 for atomic in (value,) if isinstance(value, str) else _strings(value):
@@ -254,15 +255,6 @@ def _ecs_type(ind: Indicator) -> str:
     if ind.type == "url":
         return "url"
     return "file"
-
-
-def _get(event: dict[str, Any], path: tuple[str, ...]) -> Any:
-    cur: Any = event
-    for part in path:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def _strings(value: Any) -> list[str]:
