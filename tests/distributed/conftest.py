@@ -87,7 +87,7 @@ def kafka_bootstrap() -> str:
 @pytest.fixture
 def kafka_bus_factory(kafka_bootstrap: str) -> Iterator[Callable[..., KafkaBus]]:
     """``make(**kwargs) -> KafkaBus`` with a fresh random topic prefix; topics are deleted afterwards."""
-    # imported here, after pytest_configure silenced kafka-python's import-time deprecation warnings
+    # imported here: the distributed extra may be missing where these tests are only collected
     from kafka import KafkaAdminClient
 
     from soc_core.adapters.kafka_bus import KafkaBus
