@@ -290,3 +290,12 @@ def test_live_capture_source_is_configured_from_settings(tmp_path: Path) -> None
     assert capture.interfaces == ["lo"] and capture.bpf_filter == "udp port 53"
     with pytest.raises(ValueError, match="no interface"):
         LiveCaptureSource(Sink(), [])  # type: ignore[arg-type]
+
+
+def test_bench_pcap_compares_both_readers_on_the_same_capture() -> None:
+    from bench import pcap as bench_pcap
+
+    report = bench_pcap.run(packets=300)
+    assert [f.name for f in report.figures] == ["packets/s read (tshark fields)", "records/s produced (tshark fields)"]
+    assert all(f.reference_name == "pyshark FileCapture(use_ek=True)" and f.ratio is not None for f in report.figures)
+    assert "ours: 301 packets" in report.notes[0] and "pyshark: 301 packets" in report.notes[0]
