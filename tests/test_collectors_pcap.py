@@ -299,3 +299,13 @@ def test_bench_pcap_compares_both_readers_on_the_same_capture() -> None:
     assert [f.name for f in report.figures] == ["packets/s read (tshark fields)", "records/s produced (tshark fields)"]
     assert all(f.reference_name == "pyshark FileCapture(use_ek=True)" and f.ratio is not None for f in report.figures)
     assert "ours: 301 packets" in report.notes[0] and "pyshark: 301 packets" in report.notes[0]
+
+
+def test_parser_refuses_unknown_capture_record_type() -> None:
+    from soc_core.errors import ParseError
+
+    record = RawRecord(
+        id="x", received=T0, collector="pcap", kind="pcap", source="s.pcap", data=b'{"type":"smtp"}', format="pcap"
+    )
+    with pytest.raises(ParseError, match="unknown capture record type 'smtp'"):
+        parse_record(record)
