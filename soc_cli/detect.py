@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from collectors.evtx import is_evtx, iter_evtx_records
 from collectors.files import iter_file_records, iter_input_paths
+from collectors.pcap import CAPTURE_SUFFIXES, is_capture, iter_pcap_records
 from detections.sigma import Detector, RuleSet
 from detections.sigma.values import load_placeholders
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
@@ -27,7 +28,7 @@ from pipeline.worker import EventProcessor
 from soc_core.errors import InputError
 from soc_core.models import DeadLetter, Detection, RawRecord
 
-INPUT_FORMATS = ("auto", "jsonl", "evtx", "syslog", "auth", "nginx", "apache", "winjson")
+INPUT_FORMATS = ("auto", "jsonl", "evtx", "syslog", "auth", "nginx", "apache", "winjson", "pcap")
 BATCH = 2000
 
 
@@ -49,6 +50,9 @@ class DetectSummary:
 def _records(path: Path, fmt: str) -> Iterator[RawRecord | DeadLetter]:
     if fmt == "evtx" or (fmt == "auto" and (path.suffix.lower() == ".evtx" or is_evtx(path))):
         yield from iter_evtx_records(path)
+        return
+    if fmt == "pcap" or (fmt == "auto" and (path.suffix.lower() in CAPTURE_SUFFIXES or is_capture(path))):
+        yield from iter_pcap_records(path)
         return
     yield from iter_file_records(path, format=fmt)
 

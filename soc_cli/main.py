@@ -324,6 +324,14 @@ def bench_enrich(
     bench_enrich_mod.run(scale=scale, indicators=indicators).print()
 
 
+@bench_app.command("pcap")
+def bench_pcap(packets: Annotated[int, typer.Option(help="Packets in the generated capture.")] = 20_000) -> None:
+    """Packet captures: packets/s and records/s of the tshark field reader vs pyshark FileCapture(use_ek=True)."""
+    from bench import pcap as bench_pcap_mod
+
+    bench_pcap_mod.run(packets=packets).print()
+
+
 @bench_app.command("all")
 def bench_all() -> None:
     """Every benchmark that needs no servers, one after the other (`bench pipeline` needs Kafka + ES)."""
@@ -331,6 +339,7 @@ def bench_all() -> None:
     from bench import detect as bench_detect_mod
     from bench import enrich as bench_enrich_mod
     from bench import latency as bench_latency_mod
+    from bench import pcap as bench_pcap_mod
     from bench import sigma as bench_sigma_mod
     from bench import syslog as bench_syslog_mod
 
@@ -340,6 +349,7 @@ def bench_all() -> None:
     bench_syslog_mod.run().print()
     bench_latency_mod.run().print()
     bench_sigma_mod.run().print()
+    bench_pcap_mod.run().print()
 
 
 @app.command()

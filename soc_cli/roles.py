@@ -236,6 +236,17 @@ def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
         )
         role.components.append(_PublisherFlush(tail_publisher))
         role.components.append(FileTailer(specs, tail_publisher, state_path=settings.data_dir / "tail-state.json"))
+    if settings.pcap_interfaces:
+        from collectors.pcap_live import LiveCaptureSource  # pyshark only where capture is configured
+
+        role.components.append(
+            LiveCaptureSource(
+                publisher,
+                settings.pcap_interfaces,
+                bpf_filter=settings.pcap_bpf_filter,
+                flow_interval=settings.pcap_flow_interval_seconds,
+            )
+        )
     return role, syslog
 
 

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Files to tail: list of {path: ..., format: ..., unit: ...}
     tail: list[dict[str, str]] = Field(default_factory=list)
 
+    # Live packet capture by `soc collect` (pyshark; needs dumpcap privileges): interfaces to sniff
+    # (none: off), a BPF filter, and how often flow summaries are published.
+    pcap_interfaces: list[str] = Field(default_factory=list)
+    pcap_bpf_filter: str = ""
+    pcap_flow_interval_seconds: float = Field(default=60.0, gt=0)
+
     assets_file: Path | None = None
     # Enrich stage: threat-intel indicator files (.csv or STIX 2.1 bundle .json; `soc up --demo`
     # uses soc_demo/threat_intel.csv when empty), MaxMind-format GeoIP databases, and the offline

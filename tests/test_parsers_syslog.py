@@ -173,6 +173,8 @@ def test_not_syslog_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="empty"):
         parse_record(rec("\r\n"))
     with pytest.raises(ParseError, match="no parser"):
+        parse_record(rec("x", "netflow"))
+    with pytest.raises(ParseError, match="invalid JSON"):  # pcap records are the capture reader's JSON
         parse_record(rec("x", "pcap"))
 
 

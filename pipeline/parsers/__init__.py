@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.parsers.auth import AUTH_APPS, parse_auth
 from pipeline.parsers.jsonl import parse_jsonl
+from pipeline.parsers.pcap import parse_pcap
 from pipeline.parsers.syslog import parse_syslog
 from pipeline.parsers.text import TAG_INVALID_UTF8, as_ip, decode, iso_epoch
 from pipeline.parsers.weblog import parse_apache, parse_nginx
@@ -37,6 +38,7 @@ PARSERS: dict[str, ParserFn] = {
     "winjson": parse_winjson,
     "jsonl": parse_jsonl,
     "evtx": parse_winjson,  # EVTX records as the evtx wheel renders them (JSON)
+    "pcap": parse_pcap,  # capture records (collectors.pcap / collectors.pcap_live), JSON
 }
 
 UNKNOWN_FORMAT = "unknown"  # what sniff_format returns when nothing fits (not in PARSERS)

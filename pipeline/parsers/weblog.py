@@ -69,7 +69,8 @@ def _request(request: str) -> tuple[str, str, str | None] | None:
     return method, rest, None
 
 
-def _url(target: str) -> dict[str, Any]:
+def url_fields(target: str) -> dict[str, Any]:
+    """``url.*`` of a request target (origin form or absolute URI)."""
     url: dict[str, Any] = {"original": target}
     if target.startswith(("http://", "https://")):
         try:
@@ -126,7 +127,7 @@ def parse_access(text: str, module: str = "nginx") -> dict[str, Any] | None:
         http["request"] = {"method": method}
         if version:
             http["version"] = version
-        event["url"] = _url(target)
+        event["url"] = url_fields(target)
     else:
         ev["outcome"] = "failure"
         event["tags"] = [TAG_MALFORMED_REQUEST]

@@ -38,6 +38,8 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "event.outcome": "keyword",
     "event.code": "keyword",
     "event.severity": "long",
+    "event.start": "date",
+    "event.end": "date",
     # collector
     "agent.type": "keyword",
     "agent.name": "keyword",
@@ -91,6 +93,19 @@ ECS_FIELD_TYPES: dict[str, str] = {
     "client.as.organization.name": "keyword",
     "server.ip": "ip",
     "dns.question.name": "keyword",
+    # network captures (collectors/pcap.py)
+    "network.protocol": "keyword",
+    "network.transport": "keyword",
+    "network.type": "keyword",
+    "network.packets": "long",
+    "network.bytes": "long",
+    "dns.type": "keyword",
+    "dns.id": "keyword",
+    "dns.question.type": "keyword",
+    "dns.response_code": "keyword",
+    "dns.resolved_ip": "ip",
+    "tls.client.server_name": "keyword",
+    "pcap.frame": "long",
     # process / user
     "process.name": "keyword",
     "process.pid": "long",
