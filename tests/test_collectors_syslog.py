@@ -238,7 +238,9 @@ def test_udp_never_blocks_when_queue_full_it_spools(bus: SqliteBus, tmp_path: Pa
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for i in range(n):
             sock.sendto(f"<13>burst {i}".encode(), ("127.0.0.1", srv.udp_port))
-    assert wait_for(lambda: srv.stats["received"] == n)
+    assert wait_for(lambda: srv.stats["received"] == n, timeout=60), (
+        srv.stats
+    )  # each overflow is an fsynced spool write
     assert srv.stats["overflow_spooled"] > 0  # the reader went on while the bus stalled
     assert list((tmp_path / "spool").glob("spool-*.bin"))
     producer.release.set()
