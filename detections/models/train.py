@@ -76,22 +76,25 @@ def feature_rows(events: Iterable[dict[str, Any]], config: WindowConfig | None =
 
 
 def fit(
-    rows: FeatureRows,
+    x: np.ndarray[Any, Any],
     *,
     name: str,
+    training_events: int = 0,
     config: WindowConfig | None = None,
     contamination: float = 0.01,
     trees: int = 100,
     random_state: int = 0,
     sources: Iterable[str] = (),
 ) -> AnomalyModel:
-    """Fit an IsolationForest on ``rows`` and choose the thresholds; :class:`ModelError` when too few rows."""
+    """Fit an IsolationForest on the model-input matrix ``x`` (rows of :func:`rows_matrix`) and choose
+    the thresholds; :class:`ModelError` when there are too few rows."""
     config = config or WindowConfig()
     if not 0.0 < contamination < 0.5:
         raise ModelError(f"contamination must be in (0, 0.5), got {contamination}")
     if trees < 1:
         raise ModelError(f"trees must be >= 1, got {trees}")
-    x = rows.matrix()
+    if x.ndim != 2 or x.shape[1] != len(FEATURE_NAMES):
+        raise ModelError(f"feature matrix must have {len(FEATURE_NAMES)} columns, got shape {x.shape}")
     if len(x) < MIN_ROWS:
         raise ModelError(f"only {len(x)} feature rows (windows) in the input; need at least {MIN_ROWS}")
     pipeline = Pipeline(
@@ -114,7 +117,7 @@ def fit(
         contamination=contamination,
         trees=trees,
         training_rows=len(x),
-        training_events=rows.events,
+        training_events=training_events,
         sklearn_version=sklearn.__version__,
         skops_version=skops.__version__,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -140,8 +143,9 @@ def train(
     rows = feature_rows(events, config)
     started = time.perf_counter()
     model = fit(
-        rows,
+        rows.matrix(),
         name=name,
+        training_events=rows.events,
         config=config,
         contamination=contamination,
         trees=trees,
