@@ -1,6 +1,8 @@
 """Pipeline stage "process": soc.raw -> parse -> enrich -> detect -> soc.events + soc.alerts (+ soc.dlq).
 
 Enrich is the asset inventory, then the extra enrichers (threat intelligence, GeoIP) in order.
+Detect is the Sigma detector, then the anomaly models (:mod:`detections.models`), each given the
+whole batch so it scores the windows the batch closed in one call.
 
 Neighbours: the collectors publish to ``soc.raw`` before it; the event indexer
 (:mod:`pipeline.indexer`) and the SOC API's alert sink consume what it publishes. Runs inside a
@@ -17,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from detections.models import AnomalyDetector
 from detections.sigma import Detector
 from pipeline.enrich import AssetInventory, Enricher
 from pipeline.parsers import parse_record
@@ -35,6 +38,7 @@ class WorkerStats:
     parsed: int = 0
     dead_lettered: int = 0
     detections: int = 0
+    model_errors: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -55,8 +59,10 @@ class EventProcessor:
         parse: Callable[[RawRecord], dict[str, Any]] = parse_record,
         *,
         enrichers: Sequence[Enricher] = (),
+        models: Sequence[AnomalyDetector] = (),
     ) -> None:
         self.detector = detector
+        self.models = tuple(models)  # anomaly models, after the Sigma rules
         self.inventory = inventory or AssetInventory.empty()
         self.enrichers = tuple(enrichers)  # after the inventory: threat intel, GeoIP
         self.parse = parse
@@ -86,6 +92,12 @@ class EventProcessor:
                 continue
             events.append(event)
         detections = self.detector.process(events) if events else []
+        for model in self.models if events else ():
+            try:
+                detections.extend(model.process(events))
+            except Exception:  # a model bug must not stop the stream: logged and counted
+                self.stats.model_errors += 1
+                log.exception("anomaly model %s crashed on a batch", model.name)
         self.stats.parsed += len(events)
         self.stats.dead_lettered += len(letters)
         self.stats.detections += len(detections)

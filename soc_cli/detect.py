@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from collectors.evtx import is_evtx, iter_evtx_records
 from collectors.files import iter_file_records, iter_input_paths
 from collectors.pcap import CAPTURE_SUFFIXES, is_capture, iter_pcap_records
+from detections.models import AnomalyDetector, load_model
 from detections.sigma import Detector, RuleSet
 from detections.sigma.values import load_placeholders
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
@@ -79,12 +80,14 @@ def run_detect(
     assets: Path | None = None,
     placeholders: Path | None = None,
     enrichers: Sequence[Enricher] = (),
+    models: Sequence[Path] = (),
     out: IO[bytes] | None = None,
     err: Console | None = None,
 ) -> DetectSummary:
     """Evaluate ``rules`` over ``inputs``; write matches to ``out``; return the summary.
 
-    ``enrichers`` run after the asset inventory (see :func:`detect_enrichers`).
+    ``enrichers`` run after the asset inventory (see :func:`detect_enrichers`). ``models``: anomaly
+    model files; their windows are decided at the end of the input (file order does not matter).
     """
     if input_format not in INPUT_FORMATS:
         raise InputError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
@@ -105,7 +108,10 @@ def run_detect(
     # Offline input: files may overlap in time, so correlations are decided in event-time order
     # once everything is read (detector.flush() below), whatever the file order.
     detector = Detector(ruleset, lateness_seconds=math.inf)
-    processor = EventProcessor(detector, AssetInventory.load(assets) if assets else None, enrichers=enrichers)
+    anomaly = [AnomalyDetector(load_model(Path(m)), lateness_seconds=math.inf, max_open=10_000_000) for m in models]
+    processor = EventProcessor(
+        detector, AssetInventory.load(assets) if assets else None, enrichers=enrichers, models=anomaly
+    )
     started = time.perf_counter()
     total_bytes = sum(p.stat().st_size for p in paths)
     with Progress(
@@ -132,6 +138,8 @@ def run_detect(
             _flush(processor, batch, out, summary)
             progress.update(task, advance=path.stat().st_size, events=summary.events, matches=summary.matches)
     late = detector.flush()
+    for model in anomaly:
+        late.extend(model.flush())
     for det in late:
         out.write(match_json(det) + b"\n")
     summary.matches += len(late)

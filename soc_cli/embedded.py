@@ -116,6 +116,18 @@ def ingest_demo(settings: Settings, bus: Bus) -> int:
     return n
 
 
+def _demo_model(settings: Settings) -> None:
+    """``soc up --demo``: train the anomaly model on the demo's benign background (once, <1 s) and use it."""
+    from soc_cli.models_cmd import train_demo_model
+
+    path = settings.data_dir / "models" / "demo-baseline.skops"
+    if not path.exists():
+        model = train_demo_model(path)
+        log.info("demo anomaly model trained on %d benign windows: %s", model.meta.training_rows, path)
+    if path not in settings.anomaly_models:
+        settings.anomaly_models = [*settings.anomaly_models, path]
+
+
 def serve_api(settings: Settings, store: EventStore, ruleset: RuleSet) -> None:
     app = create_app(settings, event_store=store, rules_provider=rules_provider(ruleset))
     app.state.rule_catalog = rule_catalog(settings, store, ruleset)  # rule health, enable/disable, retro-hunt
@@ -153,6 +165,8 @@ def run_embedded(settings: Settings, *, demo: bool = False) -> None:
         session.commit()
     token = _admin_token(settings)
     ruleset = load_rules(settings)
+    if demo:
+        _demo_model(settings)
 
     collect, syslog = collect_role(settings, bus)
     roles: list[Role] = [

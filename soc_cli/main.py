@@ -30,6 +30,10 @@ app.add_typer(users_app, name="users")
 bench_app = typer.Typer(help="Benchmarks: figures with ratios to a reference run in the same invocation.")
 app.add_typer(demo_app, name="demo")
 app.add_typer(bench_app, name="bench")
+models_app = typer.Typer(
+    help="Anomaly models (scikit-learn IsolationForest) for the detect stage.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 feed_app = typer.Typer(help="National feed: the STIX outbox pushed to the national centres.", no_args_is_help=True)
 app.add_typer(feed_app, name="feed")
 
@@ -84,6 +88,10 @@ def detect(
     geo: Annotated[
         bool, typer.Option("--geo/--no-geo", help="Offline country of public IPs when no city database is given.")
     ] = True,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option("--model", help="Anomaly model file from `soc models train` (repeatable)."),
+    ] = None,
 ) -> None:
     """Offline detection: one JSON match per line on stdout, a summary on stderr."""
     from soc_cli.detect import detect_enrichers, run_detect
@@ -97,6 +105,7 @@ def detect(
             assets=assets,
             placeholders=placeholders,
             enrichers=enrichers,
+            models=model or (),
             err=err,
         )
     except SocError as exc:
@@ -244,6 +253,72 @@ def demo_generate(
     err.print(f"wrote demo logs to {out} ({len(truth)} ground-truth detections)")
 
 
+@models_app.command("train")
+def models_train(
+    input: Annotated[list[Path], typer.Option("--input", help="Log file or folder, read recursively (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (skops format).")],
+    *,
+    input_format: Annotated[
+        str, typer.Option("--input-format", help="auto|jsonl|evtx|syslog|auth|nginx|apache|winjson")
+    ] = "auto",
+    contamination: Annotated[
+        float, typer.Option(help="Share of training windows above the alert threshold (score quantile).")
+    ] = 0.01,
+    trees: Annotated[int, typer.Option(help="IsolationForest trees.")] = 100,
+    window: Annotated[float, typer.Option(help="Tumbling window, seconds.")] = 300.0,
+    lateness: Annotated[float, typer.Option(help="Streaming: seconds a window waits for late events.")] = 60.0,
+    entity: Annotated[
+        list[str] | None, typer.Option("--entity", help="Entity field(s) of every event (default source.ip).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Model name (rule id model:<name>; default: file stem).")] = None,
+    seed: Annotated[int, typer.Option(help="random_state of the forest.")] = 0,
+) -> None:
+    """Train an anomaly model on (mostly benign) logs, read like `soc detect` reads them."""
+    from detections.models import WindowConfig
+    from soc_cli.models_cmd import input_files, train_files
+
+    try:
+        config = WindowConfig(window_seconds=window, lateness_seconds=lateness)
+        if entity:
+            config.entity_fields = tuple(entity)
+    except ValueError as exc:
+        raise _fail(SocError(str(exc))) from exc
+    try:
+        model, summary = train_files(
+            input_files(input, input_format),
+            out,
+            name=name,
+            config=config,
+            contamination=contamination,
+            trees=trees,
+            random_state=seed,
+        )
+    except SocError as exc:
+        raise _fail(exc) from exc
+    err.print(
+        f"[bold]model[/] {out}: {summary.events} events ({summary.bad_records} bad records) in {summary.files} files "
+        f"-> {summary.rows} windows; fit {summary.fit_seconds:.2f} s; threshold {model.meta.threshold:.4f}",
+        highlight=False,
+    )
+
+
+@models_app.command("info")
+def models_info(path: Annotated[Path, typer.Argument(help="Model file.")]) -> None:
+    """Print a model file's metadata (loads it the safe way; refuses a hostile file)."""
+    from detections.models import FEATURES_VERSION, load_model
+    from soc_cli.models_cmd import describe
+
+    try:
+        model = load_model(path, check_features=False)
+    except SocError as exc:
+        raise _fail(exc) from exc
+    meta = model.meta.as_dict()
+    for label, value in describe(meta):
+        typer.echo(f"{label:20} {value}")
+    if model.meta.features_version != FEATURES_VERSION:
+        err.print(f"[yellow]this SOC computes feature list version {FEATURES_VERSION}: retrain the model[/]")
+
+
 @bench_app.command("detect")
 def bench_detect(
     rules: Annotated[
@@ -350,6 +425,21 @@ def bench_all() -> None:
     bench_latency_mod.run().print()
     bench_sigma_mod.run().print()
     bench_pcap_mod.run().print()
+    from bench import anomaly as bench_anomaly_mod
+
+    bench_anomaly_mod.run().print()
+
+
+@bench_app.command("anomaly")
+def bench_anomaly(
+    rows: Annotated[int, typer.Option(help="Feature rows scored (batched).")] = 100_000,
+    single: Annotated[int, typer.Option(help="Rows scored one per call (the reference).")] = 300,
+    scale: Annotated[float, typer.Option(help="Demo data volume for feature extraction.")] = 3.0,
+) -> None:
+    """Anomaly models: batched scoring vs one row per call, fit time, feature extraction events/s."""
+    from bench import anomaly as bench_anomaly_mod
+
+    bench_anomaly_mod.run(rows=rows, single=single, scale=scale).print()
 
 
 @app.command()

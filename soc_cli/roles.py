@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collectors.filetail import FileTailer, TailSpec
 from collectors.publisher import Publisher
 from collectors.syslog import SyslogServer
+from detections.models import AnomalyDetector, load_model
 from detections.sigma import RuleSet
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.indexer import DeadLetterIndexer, EventIndexer
@@ -250,6 +251,14 @@ def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
     return role, syslog
 
 
+def load_anomaly_detectors(settings: Settings) -> list[AnomalyDetector]:
+    """One streaming :class:`AnomalyDetector` per ``settings.anomaly_models`` file (ModelError if unusable)."""
+    return [
+        AnomalyDetector(load_model(Path(p)), max_open=settings.anomaly_max_open_windows)
+        for p in settings.anomaly_models
+    ]
+
+
 def worker_role(
     settings: Settings,
     bus: Bus,
@@ -262,7 +271,10 @@ def worker_role(
     prefix = settings.topic_prefix
     counted, pending = CountBuffer(), CountBuffer()
     detector, rule_stats = worker_detector(settings, bus, ruleset)  # enabled rules only; per-rule statistics
-    processor: EventProcessor = CountedProcessor(detector, inventory, pending=pending, enrichers=enrichers)
+    models = load_anomaly_detectors(settings)  # scored after the rules, same batch
+    processor: EventProcessor = CountedProcessor(
+        detector, inventory, pending=pending, enrichers=enrichers, models=models
+    )
     producer = CountingProducer(bus.producer(), pending, counted)
     worker = PipelineWorker(processor, producer, topic_prefix=prefix)
     counting = CountingStore(store, counted)

@@ -7,6 +7,7 @@ Hierarchy (in the style of httpx and pySigma)::
     ├── InputError                unusable input file or directory (soc detect, collectors)
     ├── ParseError                a raw record no parser could turn into an ECS event  -> DLQ
     ├── RuleError                 a Sigma rule that cannot be loaded or compiled
+    ├── ModelError                an anomaly model file that cannot be loaded, trusted or used
     ├── BusError                  the event bus (embedded or Kafka)
     │   └── BusUnavailable        the bus cannot be reached now: spool and retry
     ├── StoreError                the event store or database
@@ -48,6 +49,10 @@ class ParseError(SocError):
 
 class RuleError(SocError):
     """A detection rule that could not be loaded, validated or compiled."""
+
+
+class ModelError(SocError):
+    """An anomaly model file that is unreadable, not a model, holds untrusted types or expects other features."""
 
 
 class BusError(SocError):

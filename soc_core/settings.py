@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # count; emission waits that long. 0 keeps the stream live (no reordering); raise it when
     # sources deliver out of order (batching forwarders, clock skew).
     sigma_lateness_seconds: float = Field(default=0.0, ge=0.0, le=86_400.0)
+    # Anomaly models (skops files from `soc models train`) scored in the detect stage after the
+    # Sigma rules; each keeps at most this many open (entity, window) accumulators.
+    anomaly_models: list[Path] = Field(default_factory=list)
+    anomaly_max_open_windows: int = Field(default=50_000, ge=1)
 
     # Distributed mode
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -38,13 +38,13 @@ class GroundTruth:
     scenario: str
 
 
-def _entries(seed: int, start: datetime, hours: float, scale: float) -> list[Entry]:
+def _entries(seed: int, start: datetime, hours: float, scale: float, attacks: bool = True) -> list[Entry]:
     span = hours * 3600.0
     out: list[Entry] = []
     out += background.web(random.Random(f"{seed}/web"), start, span, scale)
     out += background.auth(random.Random(f"{seed}/auth"), start, span, scale)
     out += background.windows(random.Random(f"{seed}/windows"), start, span, scale)
-    for fraction, scenario in SCENARIOS:
+    for fraction, scenario in SCENARIOS if attacks else ():
         out += scenario(random.Random(f"{seed}/{scenario.__name__}"), start + timedelta(seconds=int(span * fraction)))
     return out
 
@@ -85,12 +85,19 @@ def _truth(file: str, entries: list[Entry], offsets: list[int]) -> list[GroundTr
 
 
 def generate(
-    out_dir: Path, *, seed: int = 7, start: datetime | None = None, hours: float = 2.0, scale: float = 1.0
+    out_dir: Path,
+    *,
+    seed: int = 7,
+    start: datetime | None = None,
+    hours: float = 2.0,
+    scale: float = 1.0,
+    attacks: bool = True,
 ) -> list[GroundTruth]:
     """Write the demo logs and ``ground_truth.jsonl`` into ``out_dir``; return the ground truth.
 
     Deterministic for a given ``seed`` (and ``start``, default 2026-11-20 08:00 ICT). ``hours`` is
     the period covered; ``scale`` multiplies the background volume (attacks are fixed).
+    ``attacks=False`` writes the benign background only (anomaly-model training data; no ground truth).
     """
     if hours <= 0 or scale < 0:
         raise InputError(f"hours must be > 0 and scale >= 0 (got hours={hours}, scale={scale})")
@@ -99,7 +106,7 @@ def generate(
         start = start.replace(tzinfo=UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = _entries(seed, start, hours, scale)
+    entries = _entries(seed, start, hours, scale, attacks)
     truth: list[GroundTruth] = []
     for file in FILES:
         mine = sorted((e for e in entries if e.file == file), key=lambda e: e.ts)
