@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.data import demo_events
-from bench.report import Figure, Report
+from bench.report import Figure, Report, progress_bar
 from detections.models.train import feature_rows, fit, rows_matrix
 
 MICRO_BATCH = 1000
@@ -27,15 +26,7 @@ MICRO_BATCH = 1000
 def run(rows: int = 100_000, single: int = 300, scale: float = 3.0, trees: int = 100) -> Report:
     report = Report(f"anomaly models (IsolationForest, {trees} trees, {rows:,} feature rows)")
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+    progress = progress_bar(console)
     with progress, tempfile.TemporaryDirectory() as d:
         task = progress.add_task("generate and parse demo logs", total=1)
         events = demo_events(Path(d) / "logs", scale=scale)
