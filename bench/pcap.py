@@ -9,7 +9,7 @@ pyshark's file modes (see /work/shared/performance-notes.md). Figures: packets/s
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bench.pcap_data import mixed_traffic, write_capture
 from bench.report import Figure, Report
 from collectors.pcap import iter_pcap_records
+from collectors.pcap_live import threaded_child_watcher, use_thread_event_loop
 
 
 def _ours(path: Path, progress: Progress, packets: int) -> tuple[float, int, int]:
@@ -38,9 +39,16 @@ def _ours(path: Path, progress: Progress, packets: int) -> tuple[float, int, int
 
 
 def _pyshark(path: Path, progress: Progress, packets: int) -> tuple[float, int, int]:
+    """The reference, in a thread of its own: pyshark drives its own asyncio loop, which cannot run in
+    a thread where another loop is already running (an embedding application, a Playwright session)."""
+    threaded_child_watcher()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyshark") as pool:
+        return pool.submit(_pyshark_in_thread, path, progress, packets).result()
+
+
+def _pyshark_in_thread(path: Path, progress: Progress, packets: int) -> tuple[float, int, int]:
     task = progress.add_task("pyshark FileCapture(use_ek=True)", total=packets)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = use_thread_event_loop()
     capture = pyshark.FileCapture(str(path), use_ek=True, keep_packets=False, eventloop=loop)
     n = records = 0
     t = time.perf_counter()

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,6 +59,29 @@ def packet_fields(packet: Any) -> Packet:
     return pkt
 
 
+def threaded_child_watcher() -> None:
+    """Let event loops of any thread start tshark. Call from the main thread, before the capture thread.
+
+    pyshark, when used in the main thread, installs a ``SafeChildWatcher`` bound to the main thread's
+    loop (and replacing a watcher means closing it, which only the main thread may do); subprocesses
+    started from another thread's loop then fail ("child watcher is not activated"). A
+    ``ThreadedChildWatcher`` serves loops in every thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # child watchers are deprecated from 3.12 on
+        if not isinstance(asyncio.get_child_watcher(), asyncio.ThreadedChildWatcher):
+            asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())
+
+
+def use_thread_event_loop() -> asyncio.AbstractEventLoop:
+    """A fresh event loop, current in the calling thread (pyshark runs tshark from it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
 class LiveCaptureSource:
     """Sniffs ``interfaces`` (BPF ``bpf_filter``) in a thread and publishes capture records."""
 
@@ -90,6 +114,7 @@ class LiveCaptureSource:
         return pyshark.LiveCapture(interface=self.interfaces, bpf_filter=self.bpf_filter or None)
 
     def start(self) -> None:
+        threaded_child_watcher()
         self._thread = threading.Thread(target=self._run, name="pcap-live", daemon=True)
         self._thread.start()
 
@@ -134,7 +159,7 @@ class LiveCaptureSource:
             self.publisher.publish(self._record(stable_id("pcap-live-flow", self.source, f"{window:.6f}", *key), rec))
 
     def _run(self) -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())  # pyshark needs a loop in this thread
+        use_thread_event_loop()
         try:
             self._capture = self.open_capture()
             for packet in self._capture.sniff_continuously():
