@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from soc_core.bus import Message
+from soc_core.bus import Consumer, Message, Producer
 from soc_core.errors import BusError, BusUnavailable
 from soc_core.metrics import CONSUMER_LAG
 
@@ -188,8 +189,8 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
-class KafkaBusBase:
-    """Settings and children shared by both Kafka buses (see :class:`soc_core.adapters.kafka_bus.KafkaBus`).
+class KafkaBusBase(ABC):
+    """What both Kafka buses share: settings, children, ``close`` (a :class:`soc_core.bus.Bus` plus ``ensure_topics``).
 
     ``topic_prefix`` is prepended to every topic name on the wire (isolation of tenants or tests);
     :class:`~soc_core.bus.Message` carries the logical (unprefixed) topic. ``group_prefix``
@@ -214,6 +215,16 @@ class KafkaBusBase:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._children: list[_Closable] = []
+
+    @abstractmethod
+    def ensure_topics(self, partitions: dict[str, int], retention_ms: dict[str, int] | None = None) -> None:
+        """Create missing topics (``partitions``: logical name -> count), grow those with fewer partitions."""
+
+    @abstractmethod
+    def producer(self) -> Producer: ...
+
+    @abstractmethod
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
 
     def _adopt(self, child: _Closable) -> None:
         with self._lock:
