@@ -138,7 +138,15 @@ class ConfluentProducerAdapter:
     def _client(self) -> Producer:
         if self._producer is None:
             self._delivery_error = None
-            self._producer = Producer({**self._config, "error_cb": self._on_error, "logger": _LIBRDKAFKA_LOG})
+            self._producer = Producer(
+                {
+                    **self._config,
+                    "on_delivery": self._on_delivery,
+                    "delivery.report.only.error": True,  # no Python callback per delivered message
+                    "error_cb": self._on_error,
+                    "logger": _LIBRDKAFKA_LOG,
+                }
+            )
         return self._producer
 
     def _on_delivery(self, err: KafkaError | None, _msg: KafkaMessage) -> None:
@@ -158,7 +166,7 @@ class ConfluentProducerAdapter:
         deadline = 0.0
         while True:
             try:
-                producer.produce(self._prefix + topic, value, key, on_delivery=self._on_delivery)
+                producer.produce(self._prefix + topic, value, key)
                 break
             except BufferError as exc:  # the local queue is full: wait for deliveries, bounded
                 deadline = deadline or time.monotonic() + self._timeout_s
