@@ -8,6 +8,8 @@ One run measures, on the same generated provincial logs:
 - the Elasticsearch indexing rate (bulk writes of the already-parsed events through the adapter);
 - the reference: the embedded mode (SQLite bus and store, one process) on the same input.
 
+The Kafka client is ``settings.kafka_client`` (``SOC_KAFKA_CLIENT``), for this process and the workers.
+
 Every run uses its own topic and index prefix, deleted afterwards.
 """
 
@@ -33,9 +35,10 @@ from detections.sigma import Detector, RuleSet
 from pipeline.enrich import AssetInventory
 from pipeline.indexer import DeadLetterIndexer, EventIndexer
 from pipeline.worker import EventProcessor, PipelineWorker
+from soc_cli.roles import open_kafka_bus
 from soc_core import serde, topics
 from soc_core.adapters.es_store import ElasticsearchEventStore
-from soc_core.adapters.kafka_bus import KafkaBus
+from soc_core.bus import Bus
 from soc_core.embedded.sqlite_bus import SqliteBus
 from soc_core.embedded.sqlite_events import SqliteEventStore
 from soc_core.models import RawRecord
@@ -49,7 +52,7 @@ PATIENCE_S = 600.0
 HOSTS = 16  # the demo files come from one machine; spread them as if 16 hosts sent them (the partition key)
 
 
-def _publish(bus: KafkaBus | SqliteBus, prefix: str, records: list[RawRecord]) -> None:
+def _publish(bus: Bus, prefix: str, records: list[RawRecord]) -> None:
     producer = bus.producer()
     for n, record in enumerate(records, 1):
         producer.send(prefix + topics.RAW, serde.encode_raw(record), f"host-{n % HOSTS}".encode())
@@ -74,6 +77,7 @@ def _distributed(settings: Settings, records: list[RawRecord], workers: int, wor
         {
             "SOC_MODE": "distributed",
             "SOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "SOC_KAFKA_CLIENT": settings.kafka_client,
             "SOC_ELASTICSEARCH_URL": settings.elasticsearch_url,
             "SOC_TOPIC_PREFIX": prefix,
             "SOC_ES_INDEX_PREFIX": index_prefix,
@@ -81,7 +85,7 @@ def _distributed(settings: Settings, records: list[RawRecord], workers: int, wor
             "SOC_TOPIC_PARTITIONS": f'{{"soc.raw": {PARTITIONS}, "soc.events": {PARTITIONS}}}',
         }
     )
-    bus = KafkaBus(settings.kafka_bootstrap, topic_prefix="", group_prefix=prefix)
+    bus = open_kafka_bus(settings.kafka_client, settings.kafka_bootstrap, topic_prefix="", group_prefix=prefix)
     es = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
     procs: list[subprocess.Popen[bytes]] = []
     soc = str(Path(sys.executable).with_name("soc"))
@@ -203,7 +207,8 @@ def run(scale: float = 1.0, settings: Settings | None = None) -> Report:
     report.add(Figure("2 worker processes, one group", two, "events/s", "1 worker process", one))
     report.add(Figure("Elasticsearch bulk indexing", indexing, "events/s"))
     report.notes.append(
-        f"{len(records):,} demo records from {HOSTS} hosts, {PARTITIONS} partitions; Kafka {settings.kafka_bootstrap}, "
+        f"{len(records):,} demo records from {HOSTS} hosts, {PARTITIONS} partitions; Kafka {settings.kafka_bootstrap} "
+        f"({settings.kafka_client}), "
         f"Elasticsearch {settings.elasticsearch_url}; {os.cpu_count()} CPUs"
     )
     return report

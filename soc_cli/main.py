@@ -358,6 +358,20 @@ def bench_bus(n: Annotated[int, typer.Option(help="Messages.")] = 100_000) -> No
     bench_bus_mod.run(n).print()
 
 
+@bench_app.command("kafka")
+def bench_kafka(
+    n: Annotated[int, typer.Option(help="Messages per client and mode.")] = 200_000,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap (default: SOC_KAFKA_BOOTSTRAP, else the test services' env).")
+    ] = None,
+    raw: Annotated[bool, typer.Option(help="Also measure the raw client libraries without the adapter.")] = True,
+) -> None:
+    """kafka-python vs confluent-kafka through the bus adapter on a real broker (produce and consume msg/s)."""
+    from bench import kafka_clients as bench_kafka_mod
+
+    bench_kafka_mod.run(n=n, bootstrap=bootstrap, raw=raw).print()
+
+
 @bench_app.command("syslog")
 def bench_syslog() -> None:
     """Syslog messages/s accepted without loss (UDP paced, TCP flat out) vs a bare socket."""

@@ -44,6 +44,7 @@ from soc_api.sink import ingest_detections
 from soc_cli.instrument import CountedPublisher
 from soc_cli.rules_roles import active_paths, placeholders_of, rule_stats_sink, worker_detector
 from soc_core import serde, topics
+from soc_core.adapters.kafka_common import KafkaBusBase
 from soc_core.bus import Bus, Message
 from soc_core.embedded.sqlite_bus import SqliteBus
 from soc_core.embedded.sqlite_events import SqliteEventStore
@@ -67,16 +68,16 @@ class Component(Protocol):
 
 
 def open_bus(settings: Settings) -> Bus:
-    """Embedded: the SQLite bus in the data dir. Distributed: Kafka at ``settings.kafka_bootstrap``.
+    """Embedded: the SQLite bus in the data dir. Distributed: Kafka at ``settings.kafka_bootstrap``
+    through the adapter of ``settings.kafka_client``.
 
     The roles prefix topic names themselves (``settings.topic_prefix``); the Kafka adapter prefixes
     consumer groups with it, so two deployments (or tests) sharing a cluster never share a group.
     """
     if settings.mode == "embedded":
         return SqliteBus(settings.data_dir / "bus.db")
-    from soc_core.adapters.kafka_bus import KafkaBus
-
-    return KafkaBus(
+    return open_kafka_bus(
+        settings.kafka_client,
         settings.kafka_bootstrap,
         topic_prefix="",
         group_prefix=settings.topic_prefix,
@@ -85,11 +86,26 @@ def open_bus(settings: Settings) -> Bus:
     )
 
 
+def open_kafka_bus(client: str, bootstrap: str, **kwargs: Any) -> KafkaBusBase:
+    """The Kafka bus of ``client`` (``settings.kafka_client``): ``"kafka-python"`` or ``"confluent"``.
+
+    ``kwargs`` go to the bus (:class:`KafkaBusBase`). The adapter module, and with it its client
+    library, is imported only here.
+    """
+    if client == "confluent":
+        from soc_core.adapters.confluent_bus import ConfluentBus
+
+        return ConfluentBus(bootstrap, **kwargs)
+    if client == "kafka-python":
+        from soc_core.adapters.kafka_bus import KafkaBus
+
+        return KafkaBus(bootstrap, **kwargs)
+    raise ConfigError(f"unknown Kafka client {client!r}: expected 'kafka-python' or 'confluent'")
+
+
 def ensure_topics(settings: Settings, bus: Bus) -> None:
     """Distributed mode: create the topics with the configured partitions and retention."""
-    from soc_core.adapters.kafka_bus import KafkaBus
-
-    if not isinstance(bus, KafkaBus):
+    if not isinstance(bus, KafkaBusBase):
         return
     names = (*topics.ALL, COUNTS_TOPIC, RULE_STATS)
     partitions = {settings.topic_prefix + t: settings.topic_partitions.get(t, 1) for t in names}

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         }
     )
     kafka_session_timeout_ms: int = 6000  # a killed worker's partitions move within this
+    # Kafka client library behind the bus adapter (docs/distributed.md, "Kafka client"): kafka-python
+    # (soc_core.adapters.kafka_bus) or confluent-kafka/librdkafka (soc_core.adapters.confluent_bus)
+    kafka_client: Literal["kafka-python", "confluent"] = "kafka-python"
     es_index_prefix: str = "soc"
     # Days events of a system at each security level (Decree 85/2016) are kept; unknown level -> 1
     retention_days_by_level: dict[int, int] = Field(default_factory=lambda: {1: 31, 2: 31, 3: 92, 4: 183, 5: 366})

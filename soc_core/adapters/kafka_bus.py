@@ -1,4 +1,4 @@
-"""Kafka adapter of the bus (distributed mode): :class:`KafkaBus` implements :class:`soc_core.bus.Bus`.
+"""Kafka adapter of the bus on kafka-python (distributed mode): :class:`KafkaBus` implements :class:`soc_core.bus.Bus`.
 
 Neighbours: collectors publish raw records through :meth:`KafkaBus.producer`; pipeline workers
 read them in a consumer group through :meth:`KafkaBus.consumer` and commit offsets only after
@@ -17,13 +17,16 @@ Failure contract (same as the embedded bus):
   write already succeeded, so the cost is redelivery to idempotent sinks.
 - ``poll`` returns nothing (after its timeout) while the cluster is unreachable, so stage loops
   survive a Kafka outage and resume when it returns.
+
+:class:`soc_core.adapters.confluent_bus.ConfluentBus` keeps the same contract on confluent-kafka;
+``settings.kafka_client`` chooses. The client-independent parts live in
+:mod:`soc_core.adapters.kafka_common`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,17 +36,26 @@ from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from soc_core.adapters.kafka_common import (
+    MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    KafkaBusBase,
+    OffsetTracker,
+    bus_error,
+    flush_timeout,
+    logical_topic,
+    plan_topics,
+    publish_lag,
+    replication_factor,
+    unreachable,
+    wait_until_ready,
+)
 from soc_core.bus import Message
-from soc_core.errors import BusError, BusUnavailable
-from soc_core.metrics import CONSUMER_LAG
+from soc_core.errors import BusError
 
-__all__ = ["KafkaBus", "KafkaConsumerAdapter", "KafkaProducerAdapter"]
+__all__ = ["MAX_MESSAGE_BYTES", "KafkaBus", "KafkaConsumerAdapter", "KafkaProducerAdapter"]
 
 _TOPIC_EXISTS = TopicAlreadyExistsError.errno
-# Largest message produced and accepted by the topics we create: collector dead letters keep up to
-# 16 MiB of the original bytes (collectors.common.DEAD_LETTER_CAP) plus their envelope. A message the
-# broker refuses as too large would block the collector's spool, so the limit is set on both sides.
-MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +66,7 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def _bus_error(action: str, bootstrap: str, exc: BaseException) -> BusError:
-    message = f"{action} failed: {type(exc).__name__}: {exc}"
-    if _is_unavailable(exc):
-        return BusUnavailable(message, source=f"kafka://{bootstrap}")
-    return BusError(message, source=f"kafka://{bootstrap}")
+    return bus_error(action, bootstrap, exc, unavailable=_is_unavailable(exc))
 
 
 class KafkaProducerAdapter:
@@ -96,19 +105,14 @@ class KafkaProducerAdapter:
         if self._failure is not None:
             exc, self._failure = self._failure, None
             self._discard()
-            raise BusUnavailable(
-                f"Kafka unreachable, nothing since the last flush is durable: {type(exc).__name__}: {exc}",
-                source=f"kafka://{self._bootstrap}",
-            ) from exc
+            raise unreachable(self._bootstrap, exc) from exc
         if self._producer is None:
             return
         try:
             self._producer.flush(timeout=self._timeout_s)
         except KafkaError as exc:
             self._discard()
-            raise BusUnavailable(
-                f"flush did not complete within {self._timeout_s:g}s: {exc}", source=f"kafka://{self._bootstrap}"
-            ) from exc
+            raise flush_timeout(self._bootstrap, self._timeout_s, exc) from exc
         pending, self._pending = self._pending, []
         for future in pending:
             if future.failed():
@@ -141,7 +145,7 @@ class KafkaConsumerAdapter:
         self._consumer = consumer
         self._prefix = topic_prefix
         self._timeout_ms = int(timeout_s * 1000)
-        self._returned: dict[TopicPartition, int] = {}  # next offset past what poll returned
+        self._returned = OffsetTracker(topic_prefix)  # next offset past what poll returned
         self._closed = False
         self.group = ""
         # (logical topic, partition) -> messages behind the high watermark after the last poll
@@ -174,15 +178,11 @@ class KafkaConsumerAdapter:
                     )
                 )
             if records:
-                self._returned[tp] = max(self._returned.get(tp, 0), records[-1].offset + 1)
+                self._returned.returned(tp.topic, tp.partition, records[-1].offset)
                 high = self._consumer.highwater(tp)  # cached from the fetch response, no request
                 if high is not None:
                     self.lag[(self._logical(tp.topic), tp.partition)] = max(0, high - records[-1].offset - 1)
-        if not out:
-            for key in self.lag:
-                self.lag[key] = 0  # caught up: an empty poll means nothing is waiting
-        for (topic, partition), behind in self.lag.items():
-            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(behind)
+        publish_lag(self.group, self.lag, bool(out))
         return out
 
     def seek_to_committed(self) -> None:
@@ -199,36 +199,28 @@ class KafkaConsumerAdapter:
         self._returned.clear()
 
     def _logical(self, topic: str) -> str:
-        return topic[len(self._prefix) :] if self._prefix and topic.startswith(self._prefix) else topic
+        return logical_topic(topic, self._prefix)
 
     def commit(self, messages: Sequence[Message] | None = None) -> None:
-        if messages is None:
-            wanted = dict(self._returned)
-        else:
-            wanted = {}
-            for msg in messages:
-                tp = TopicPartition(self._prefix + msg.topic, msg.partition)
-                wanted[tp] = max(wanted.get(tp, 0), msg.offset + 1)
+        wanted = self._returned.wanted(messages)
         try:
-            assigned = set(self._consumer.assignment())
+            assigned = [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
         except KafkaError as exc:
             raise _bus_error("commit", self._bootstrap, exc) from exc
-        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in wanted.items() if tp in assigned}
-        for tp in list(self._returned):
-            if tp not in assigned:
-                del self._returned[tp]  # revoked: the new owner re-reads from the last commit
+        offsets = self._returned.restrict(wanted, assigned)
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets=offsets, timeout_ms=self._timeout_ms)
+            self._consumer.commit(
+                offsets={TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in offsets.items()},
+                timeout_ms=self._timeout_ms,
+            )
         except KafkaError as exc:
             # Not fatal: the downstream write already succeeded and every sink is idempotent, so the
             # worst case is redelivery. The next successful commit covers these offsets too.
             log.warning("commit failed, messages may be redelivered: %s: %s", type(exc).__name__, exc)
             return
-        for tp, committed in offsets.items():
-            if self._returned.get(tp, 0) <= committed.offset:
-                self._returned.pop(tp, None)
+        self._returned.committed(offsets)
 
     def assignment(self) -> set[tuple[str, int]]:
         """The (topic, partition) pairs currently assigned to this consumer (logical topic names)."""
@@ -242,32 +234,11 @@ class KafkaConsumerAdapter:
             self._consumer.close(autocommit=False, timeout_ms=self._timeout_ms)
 
 
-class KafkaBus:
-    """Factory of Kafka producers and consumers for one cluster (implements :class:`soc_core.bus.Bus`).
+class KafkaBus(KafkaBusBase):
+    """Factory of kafka-python producers and consumers for one cluster (implements :class:`soc_core.bus.Bus`).
 
-    ``topic_prefix`` is prepended to every topic name on the wire (isolation of tenants or tests);
-    :class:`~soc_core.bus.Message` carries the logical (unprefixed) topic. ``group_prefix``
-    (default: ``topic_prefix``) is prepended to consumer group ids.
+    Constructor arguments and prefixes: see :class:`~soc_core.adapters.kafka_common.KafkaBusBase`.
     """
-
-    def __init__(
-        self,
-        bootstrap: str,
-        *,
-        topic_prefix: str = "",
-        client_id: str = "soc",
-        session_timeout_ms: int = 6000,
-        timeout_s: float = 10.0,
-        group_prefix: str | None = None,
-    ) -> None:
-        self.bootstrap = bootstrap
-        self.topic_prefix = topic_prefix
-        self.group_prefix = topic_prefix if group_prefix is None else group_prefix
-        self.client_id = client_id
-        self.session_timeout_ms = session_timeout_ms
-        self.timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._children: list[KafkaProducerAdapter | KafkaConsumerAdapter] = []
 
     def _timeouts(self) -> dict[str, Any]:
         ms = int(self.timeout_s * 1000)
@@ -280,24 +251,21 @@ class KafkaBus:
         replication factor is the number of brokers, at most 3. Returns once every topic has a
         leader for each of its partitions, so a consumer group joining next sees all of them.
         """
-        retention_ms = retention_ms or {}
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id, **self._timeouts())
         except KafkaError as exc:
             raise _bus_error("connect (admin)", self.bootstrap, exc) from exc
         try:
-            wanted = {self.topic_prefix + name: count for name, count in partitions.items()}
-            existing = set(admin.list_topics())
-            missing = {name: count for name, count in wanted.items() if name not in existing}
-            if missing:
-                replication = max(1, min(3, len(admin.describe_cluster()["brokers"])))
-                new_topics = []
-                for name, count in missing.items():
-                    logical = name[len(self.topic_prefix) :]
-                    configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
-                    if logical in retention_ms:
-                        configs["retention.ms"] = str(retention_ms[logical])
-                    new_topics.append(NewTopic(name, count, replication, topic_configs=configs))
+            listed = set(admin.list_topics())
+            present = [self.topic_prefix + name for name in partitions if self.topic_prefix + name in listed]
+            existing = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics(present)} if present else {}
+            plan = plan_topics(self.topic_prefix, partitions, retention_ms, existing)
+            if plan.create:
+                replication = replication_factor(len(admin.describe_cluster()["brokers"]))
+                new_topics = [
+                    NewTopic(name, count, replication, topic_configs=configs)
+                    for name, (count, configs) in plan.create.items()
+                ]
                 response = admin.create_topics(new_topics, timeout_ms=int(self.timeout_s * 1000))
                 for error in response.topic_errors:
                     topic, code = error[0], error[1]
@@ -307,41 +275,29 @@ class KafkaBus:
                             f"cannot create topic {topic}: error {code} {detail}".rstrip(),
                             source=f"kafka://{self.bootstrap}",
                         )
-            present = [name for name in wanted if name in existing]
-            if present:
-                grow = {
-                    t["topic"]: NewPartitions(wanted[t["topic"]])
-                    for t in admin.describe_topics(present)
-                    if len(t["partitions"]) < wanted[t["topic"]]
-                }
-                if grow:
-                    admin.create_partitions(grow, timeout_ms=int(self.timeout_s * 1000))
-            self._wait_for_leaders(admin, wanted)
+            if plan.grow:
+                admin.create_partitions(
+                    {name: NewPartitions(count) for name, count in plan.grow.items()},
+                    timeout_ms=int(self.timeout_s * 1000),
+                )
+            wanted = {self.topic_prefix + name: count for name, count in partitions.items()}
+            wait_until_ready(lambda: self._ready(admin, wanted), wanted, self.timeout_s, self.bootstrap)
         except KafkaError as exc:
             raise _bus_error("ensure_topics", self.bootstrap, exc) from exc
         finally:
             with contextlib.suppress(Exception):
                 admin.close()
 
-    def _wait_for_leaders(self, admin: Any, wanted: dict[str, int]) -> None:
-        """Poll the metadata until every wanted topic has its partitions, each with a leader."""
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            ready = {
-                t["topic"]
-                for t in admin.describe_topics(list(wanted))
-                if t["error_code"] == 0
-                and len(t["partitions"]) >= wanted[t["topic"]]
-                and all(p["leader"] >= 0 for p in t["partitions"])
-            }
-            if ready >= set(wanted):
-                return
-            if time.monotonic() > deadline:
-                raise BusUnavailable(
-                    f"topics not ready within {self.timeout_s:g}s: {sorted(set(wanted) - ready)}",
-                    source=f"kafka://{self.bootstrap}",
-                )
-            time.sleep(0.1)
+    @staticmethod
+    def _ready(admin: Any, wanted: dict[str, int]) -> set[str]:
+        """The wanted topics that have all their partitions, each with a leader."""
+        return {
+            t["topic"]
+            for t in admin.describe_topics(list(wanted))
+            if t["error_code"] == 0
+            and len(t["partitions"]) >= wanted[t["topic"]]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+        }
 
     def producer(self) -> KafkaProducerAdapter:
         ms = int(self.timeout_s * 1000)
@@ -355,11 +311,10 @@ class KafkaBus:
             "delivery_timeout_ms": ms + 5 + 1000,  # must be >= linger + request timeout
             "api_version_auto_timeout_ms": ms,
             "reconnect_backoff_max_ms": 1000,
-            "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
+            "max_request_size": MAX_REQUEST_BYTES,
         }
         adapter = KafkaProducerAdapter(self.bootstrap, config, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s)
-        with self._lock:
-            self._children.append(adapter)
+        self._adopt(adapter)
         return adapter
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumerAdapter:
@@ -382,12 +337,5 @@ class KafkaBus:
             self.bootstrap, consumer, topic_prefix=self.topic_prefix, timeout_s=self.timeout_s
         )
         adapter.group = group
-        with self._lock:
-            self._children.append(adapter)
+        self._adopt(adapter)
         return adapter
-
-    def close(self) -> None:
-        with self._lock:
-            children, self._children = self._children, []
-        for child in children:
-            child.close()

@@ -26,7 +26,10 @@ from sqlalchemy import create_engine, text
 from soc_core.adapters.es_store import ElasticsearchEventStore
 
 if TYPE_CHECKING:
+    from soc_core.adapters.confluent_bus import ConfluentBus
     from soc_core.adapters.kafka_bus import KafkaBus
+
+    AnyKafkaBus = KafkaBus | ConfluentBus
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_FILE = REPO / ".cache" / "services" / "env"
@@ -84,20 +87,36 @@ def kafka_bootstrap() -> str:
     return bootstrap
 
 
-@pytest.fixture
-def kafka_bus_factory(kafka_bootstrap: str) -> Iterator[Callable[..., KafkaBus]]:
-    """``make(**kwargs) -> KafkaBus`` with a fresh random topic prefix; topics are deleted afterwards."""
-    # imported here: the distributed extra may be missing where these tests are only collected
-    from kafka import KafkaAdminClient
+KAFKA_CLIENTS = ("kafka-python", "confluent")  # the values of settings.kafka_client
 
+
+@pytest.fixture(params=KAFKA_CLIENTS)
+def kafka_bus_class(request: pytest.FixtureRequest) -> type[AnyKafkaBus]:
+    """The bus class of each Kafka client (every test using it runs once per client); needs no broker."""
+    # imported here: the distributed extra may be missing where these tests are only collected
+    if request.param == "confluent":
+        from soc_core.adapters.confluent_bus import ConfluentBus
+
+        return ConfluentBus
     from soc_core.adapters.kafka_bus import KafkaBus
 
-    buses: list[KafkaBus] = []
+    return KafkaBus
 
-    def make(**kwargs: Any) -> KafkaBus:
+
+@pytest.fixture
+def kafka_bus_factory(kafka_bootstrap: str, kafka_bus_class: type[AnyKafkaBus]) -> Iterator[Callable[..., AnyKafkaBus]]:
+    """``make(**kwargs) -> bus`` with a fresh random topic prefix; topics are deleted afterwards.
+
+    Parametrized over the Kafka clients (``kafka_bus_class``): each test runs with both adapters.
+    """
+    from kafka import KafkaAdminClient
+
+    buses: list[AnyKafkaBus] = []
+
+    def make(**kwargs: Any) -> AnyKafkaBus:
         kwargs.setdefault("topic_prefix", unique("test-") + ".")
         kwargs.setdefault("timeout_s", 10.0)
-        bus = KafkaBus(kafka_bootstrap, **kwargs)
+        bus = kafka_bus_class(kafka_bootstrap, **kwargs)
         buses.append(bus)
         return bus
 

@@ -1,26 +1,33 @@
-"""KafkaBus against a real Apache Kafka broker (started by scripts/services.sh)."""
+"""KafkaBus and ConfluentBus against a real Apache Kafka broker (started by scripts/services.sh).
+
+Every test runs once per Kafka client (``kafka_bus_factory`` / ``kafka_bus_class`` are parametrized
+in conftest): both adapters keep the same failure contract.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kafka import KafkaAdminClient
 
-from soc_core.adapters.kafka_bus import KafkaBus, KafkaConsumerAdapter
-from soc_core.bus import Message
-from soc_core.errors import BusUnavailable
+from soc_core.adapters.kafka_common import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES
+from soc_core.bus import Consumer, Message
+from soc_core.errors import BusError, BusUnavailable
 from tests.distributed.conftest import free_port
+
+if TYPE_CHECKING:
+    from tests.distributed.conftest import AnyKafkaBus
 
 pytestmark = pytest.mark.distributed
 
 PATIENCE_S = 30.0  # upper bound for a poll loop; tests end as soon as the data is there
 
 
-def poll_until(consumer: KafkaConsumerAdapter, count: int) -> list[Message]:
+def poll_until(consumer: Consumer, count: int) -> list[Message]:
     got: list[Message] = []
     deadline = time.monotonic() + PATIENCE_S
     while len(got) < count and time.monotonic() < deadline:
@@ -28,7 +35,7 @@ def poll_until(consumer: KafkaConsumerAdapter, count: int) -> list[Message]:
     return got
 
 
-def test_round_trip_keeps_keys_values_and_key_partitioning(kafka_bus_factory: Callable[..., KafkaBus]) -> None:
+def test_round_trip_keeps_keys_values_and_key_partitioning(kafka_bus_factory: Callable[..., AnyKafkaBus]) -> None:
     bus = kafka_bus_factory()
     bus.ensure_topics({"soc.raw": 4})
     producer = bus.producer()
@@ -51,7 +58,7 @@ def test_round_trip_keeps_keys_values_and_key_partitioning(kafka_bus_factory: Ca
 
 
 def test_uncommitted_messages_are_redelivered_committed_ones_are_not(
-    kafka_bus_factory: Callable[..., KafkaBus],
+    kafka_bus_factory: Callable[..., AnyKafkaBus],
 ) -> None:
     bus = kafka_bus_factory()
     bus.ensure_topics({"soc.events": 1})
@@ -79,7 +86,7 @@ def test_uncommitted_messages_are_redelivered_committed_ones_are_not(
     assert [m.value for m in after] == [b"sentinel"]  # nothing committed came back
 
 
-def test_two_consumers_in_one_group_split_the_partitions(kafka_bus_factory: Callable[..., KafkaBus]) -> None:
+def test_two_consumers_in_one_group_split_the_partitions(kafka_bus_factory: Callable[..., AnyKafkaBus]) -> None:
     bus = kafka_bus_factory()
     bus.ensure_topics({"soc.raw": 4})
     a = bus.consumer("parsers", ["soc.raw"])
@@ -112,8 +119,8 @@ def test_two_consumers_in_one_group_split_the_partitions(kafka_bus_factory: Call
     assert {(m.topic, m.partition) for m in got["b"]} <= pb
 
 
-def test_flush_raises_bus_unavailable_when_the_broker_is_down() -> None:
-    bus = KafkaBus(f"127.0.0.1:{free_port()}", timeout_s=1.0)
+def test_flush_raises_bus_unavailable_when_the_broker_is_down(kafka_bus_class: type[AnyKafkaBus]) -> None:
+    bus = kafka_bus_class(f"127.0.0.1:{free_port()}", timeout_s=1.0)
     producer = bus.producer()
     outcome: dict[str, Any] = {}
 
@@ -134,14 +141,14 @@ def test_flush_raises_bus_unavailable_when_the_broker_is_down() -> None:
     bus.close()
 
 
-def test_consumer_on_a_dead_broker_raises_bus_unavailable() -> None:
-    bus = KafkaBus(f"127.0.0.1:{free_port()}", timeout_s=1.0)
+def test_consumer_on_a_dead_broker_raises_bus_unavailable(kafka_bus_class: type[AnyKafkaBus]) -> None:
+    bus = kafka_bus_class(f"127.0.0.1:{free_port()}", timeout_s=1.0)
     with pytest.raises(BusUnavailable):
         bus.consumer("g", ["soc.raw"])
 
 
 def test_ensure_topics_is_idempotent_and_grows_partitions(
-    kafka_bus_factory: Callable[..., KafkaBus], kafka_bootstrap: str
+    kafka_bus_factory: Callable[..., AnyKafkaBus], kafka_bootstrap: str
 ) -> None:
     bus = kafka_bus_factory()
     bus.ensure_topics({"soc.raw": 2, "soc.dlq": 1}, retention_ms={"soc.dlq": 7 * 24 * 3600 * 1000})
@@ -156,3 +163,76 @@ def test_ensure_topics_is_idempotent_and_grows_partitions(
     finally:
         admin.close()
     assert topics == {f"{bus.topic_prefix}soc.raw": 6, f"{bus.topic_prefix}soc.dlq": 1}
+
+
+def test_ensure_topics_sets_retention_and_message_limit_on_creation(
+    kafka_bus_factory: Callable[..., AnyKafkaBus], kafka_bootstrap: str
+) -> None:
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    bus = kafka_bus_factory()
+    week = 7 * 24 * 3600 * 1000
+    bus.ensure_topics({"soc.raw": 1, "soc.dlq": 1}, retention_ms={"soc.dlq": week})
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    configs = {}
+    for name in ("soc.raw", "soc.dlq"):
+        resource = ConfigResource("topic", bus.topic_prefix + name)
+        entries = admin.describe_configs([resource])[resource].result(timeout=10)
+        configs[name] = {k: entries[k].value for k in ("retention.ms", "max.message.bytes")}
+    assert configs["soc.dlq"] == {"retention.ms": str(week), "max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    assert configs["soc.raw"]["max.message.bytes"] == str(MAX_MESSAGE_BYTES)
+    assert configs["soc.raw"]["retention.ms"] != str(week)  # broker default
+
+
+def test_message_larger_than_the_request_limit_is_refused_for_good(
+    kafka_bus_factory: Callable[..., AnyKafkaBus],
+) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.raw": 1})
+    producer = bus.producer()
+    with pytest.raises(BusError) as info:  # confluent refuses at send, kafka-python at the flush
+        producer.send("soc.raw", b"x" * (MAX_REQUEST_BYTES + 1))
+        producer.flush()
+    assert not isinstance(info.value, BusUnavailable)  # refused for good: the collector dead-letters it
+    producer.send("soc.raw", b"after")  # the producer stays usable
+    producer.flush()
+    assert [m.value for m in poll_until(bus.consumer("g", ["soc.raw"]), 1)] == [b"after"]
+
+
+def test_message_the_broker_refuses_as_too_large_fails_the_flush_for_good(
+    kafka_bus_factory: Callable[..., AnyKafkaBus],
+) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.raw": 1})
+    producer = bus.producer()
+    producer.send("soc.raw", b"x" * (MAX_MESSAGE_BYTES + 16 * 1024))  # under the client's limit, over the topic's
+    with pytest.raises(BusError) as info:
+        producer.flush()
+    assert not isinstance(info.value, BusUnavailable)
+    producer.send("soc.raw", b"after")  # a dead letter standing for it can still be sent
+    producer.flush()
+    assert [m.value for m in poll_until(bus.consumer("g", ["soc.raw"]), 1)] == [b"after"]
+
+
+def test_lag_assigned_and_seek_to_committed(kafka_bus_factory: Callable[..., AnyKafkaBus]) -> None:
+    bus = kafka_bus_factory()
+    bus.ensure_topics({"soc.events": 1})
+    producer = bus.producer()
+    for i in range(100):
+        producer.send("soc.events", f"e{i}".encode())
+    producer.flush()
+    consumer = bus.consumer("indexer", ["soc.events"])
+    first: list[Message] = []
+    deadline = time.monotonic() + PATIENCE_S
+    while not first and time.monotonic() < deadline:
+        first = consumer.poll(max_records=10, timeout=0.5)
+    assert 0 < len(first) <= 10
+    assert consumer.assigned == frozenset({("soc.events", 0)}) == consumer.assignment()
+    assert consumer.lag[("soc.events", 0)] == 100 - (first[-1].offset + 1)
+
+    consumer.commit(first[:4])
+    consumer.seek_to_committed()  # e.g. the store failed: re-read what was not committed
+    again = poll_until(consumer, 96)
+    assert [m.value for m in again] == [f"e{i}".encode() for i in range(4, 100)]
+    assert consumer.poll(timeout=0.5) == []
+    assert consumer.lag[("soc.events", 0)] == 0
