@@ -216,8 +216,10 @@ class _SlowProducer:
     def __init__(self, bus: SqliteBus) -> None:
         self.inner = bus.producer()
         self.release = threading.Event()
+        self.stalled = threading.Event()  # set once a send is waiting for release
 
     def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self.stalled.set()
         self.release.wait()
         self.inner.send(topic, value, key)
 
@@ -236,7 +238,11 @@ def test_udp_never_blocks_when_queue_full_it_spools(bus: SqliteBus, tmp_path: Pa
     assert srv.udp_port
     n = 60
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for i in range(n):
+        sock.sendto(b"<13>burst 0", ("127.0.0.1", srv.udp_port))
+        # the publishing thread is stuck in the bus before the burst: otherwise it could take the whole
+        # burst into its batch within one flush interval and the queue would never fill
+        assert producer.stalled.wait(30)
+        for i in range(1, n):
             sock.sendto(f"<13>burst {i}".encode(), ("127.0.0.1", srv.udp_port))
     assert wait_for(lambda: srv.stats["received"] == n, timeout=60), (
         srv.stats
