@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,24 @@ from soc_core.models import LEVELS, Detection
 log = logging.getLogger(__name__)
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+_ANOMALY_KEYS = ("model", "score", "threshold", "entity", "window", "top_features")
+
+
+def context_of(event: dict[str, Any]) -> dict[str, Any] | None:
+    """What the alert shows beyond its rule: an anomaly model's ``soc.anomaly`` block, trimmed to the
+    score, threshold, entity, window, top features and their values; ``None`` for rule matches."""
+    soc = event.get("soc")
+    anomaly = soc.get("anomaly") if isinstance(soc, dict) else None
+    if not isinstance(anomaly, dict):
+        return None
+    out: dict[str, Any] = {k: anomaly[k] for k in _ANOMALY_KEYS if k in anomaly}
+    features = anomaly.get("features")
+    top = anomaly.get("top_features")
+    if isinstance(features, dict) and isinstance(top, list):
+        out["top_values"] = {name: features[name] for name in top if isinstance(name, str) and name in features}
+    return {"anomaly": out}
 
 
 def _parse_time(value: str) -> datetime | None:
@@ -143,6 +162,7 @@ def ingest_detections(session: Session, detections: Sequence[Detection], config:
         level = det.level if det.level in _LEVEL_RANK else "medium"
         sec_level = security_level_of(event)
         ti_hits = ti_hits_of(event)
+        context = context_of(event)
         alert = groups.find(dedup_key, parsed)
         if alert is None:
             alert = Alert(
@@ -160,6 +180,7 @@ def ingest_detections(session: Session, detections: Sequence[Detection], config:
                 status="new",
                 security_level=sec_level,
                 ti_hits=ti_hits,
+                context=context,
                 created_at=now,
                 updated_at=now,
             )
@@ -176,6 +197,8 @@ def ingest_detections(session: Session, detections: Sequence[Detection], config:
             if sec_level is not None and (alert.security_level is None or sec_level > alert.security_level):
                 alert.security_level = sec_level
             alert.ti_hits = max(alert.ti_hits or 0, ti_hits)
+            if context is not None:
+                alert.context = context  # the latest window's explanation
             alert.updated_at = now
         alert.risk_score = risk_score(cfg, alert.level, alert.security_level, alert.ti_hits or 0)
         session.add(AlertEvent(alert_id=alert.id, event_id=event_id, timestamp=ts))

@@ -11,6 +11,7 @@ import uvicorn
 from collectors.files import iter_file_records
 from collectors.publisher import Publisher
 from detections.sigma import RuleSet
+from pipeline.parsers.text import set_log_timezone
 from soc_api.app import create_app
 from soc_api.crud import audit
 from soc_api.crud.units import sync_units
@@ -155,6 +156,7 @@ def _banner(settings: Settings, token: str, syslog_udp: int | None, syslog_tcp: 
 
 def run_embedded(settings: Settings, *, demo: bool = False) -> None:
     settings.ensure_dirs()
+    set_log_timezone(settings.log_timezone)
     bus = open_bus(settings)
     store = open_store(settings)
     sessions = open_database(settings)

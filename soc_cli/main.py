@@ -6,13 +6,15 @@ import logging
 import sys
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfoNotFoundError
 
 import orjson
 import typer
 from rich.console import Console
 
+from pipeline.parsers.text import DEFAULT_LOG_TIMEZONE, set_log_timezone
 from soc_cli.rules_cmd import register as _register_rule_ops
-from soc_core.errors import SocError
+from soc_core.errors import InputError, SocError
 
 app = typer.Typer(
     name="soc",
@@ -92,11 +94,20 @@ def detect(
         list[Path] | None,
         typer.Option("--model", help="Anomaly model file from `soc models train` (repeatable)."),
     ] = None,
+    log_timezone: Annotated[
+        str, typer.Option(help="IANA zone of timestamps without one (RFC 3164 syslog, auth.log).")
+    ] = DEFAULT_LOG_TIMEZONE,
 ) -> None:
     """Offline detection: one JSON match per line on stdout, a summary on stderr."""
     from soc_cli.detect import detect_enrichers, run_detect
 
     try:
+        try:
+            set_log_timezone(log_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(
+                f"unknown time zone {log_timezone!r} (use an IANA name such as Asia/Ho_Chi_Minh or UTC)"
+            ) from exc
         enrichers = detect_enrichers(threat_intel or (), geoip_city, geoip_asn, geo_fallback=geo)
         summary = run_detect(
             rules,

@@ -25,6 +25,7 @@ from detections.models import AnomalyDetector, load_model
 from detections.sigma import RuleSet
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.indexer import DeadLetterIndexer, EventIndexer
+from pipeline.parsers.text import set_log_timezone
 from pipeline.reconcile import (
     COUNTS_TOPIC,
     CountBuffer,
@@ -270,7 +271,9 @@ def collect_role(settings: Settings, bus: Bus) -> tuple[Role, SyslogServer]:
 def load_anomaly_detectors(settings: Settings) -> list[AnomalyDetector]:
     """One streaming :class:`AnomalyDetector` per ``settings.anomaly_models`` file (ModelError if unusable)."""
     return [
-        AnomalyDetector(load_model(Path(p)), max_open=settings.anomaly_max_open_windows)
+        AnomalyDetector(
+            load_model(Path(p)), max_open=settings.anomaly_max_open_windows, min_events=settings.anomaly_min_events
+        )
         for p in settings.anomaly_models
     ]
 
@@ -392,6 +395,7 @@ def run_role(name: str, settings: Settings) -> None:
     from soc_cli.embedded import serve_api
 
     settings.ensure_dirs()
+    set_log_timezone(settings.log_timezone)
     bus = open_bus(settings)
     if name == "collect":
         try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from soc_core.errors import ConfigError
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     # Sigma rules; each keeps at most this many open (entity, window) accumulators.
     anomaly_models: list[Path] = Field(default_factory=list)
     anomaly_max_open_windows: int = Field(default=50_000, ge=1)
+    anomaly_min_events: int = Field(default=3, ge=1)  # smaller windows are not scored
+    # IANA zone of log timestamps that carry none (RFC 3164 syslog, auth.log): the senders' clocks.
+    log_timezone: str = "Asia/Ho_Chi_Minh"
 
     # Distributed mode
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -121,6 +125,15 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'soc.db'}"
+
+    @field_validator("log_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh or UTC)") from exc
+        return value
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

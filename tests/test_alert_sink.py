@@ -153,3 +153,48 @@ def test_level_escalates_tags_merge_and_bad_timestamp_is_tolerated(sessions: ses
         assert a.tags == ["a", "b", "attack.t1110"]
         # +07:00 is stored as UTC.
         assert a.first_seen == datetime(2026, 11, 20, 1, 0, 3, tzinfo=UTC)
+
+
+def test_anomaly_context_is_kept_on_the_alert_and_rule_matches_have_none(sessions: sessionmaker[Session]) -> None:
+    anomaly = {
+        "model": "baseline",
+        "score": -0.61,
+        "threshold": -0.52,
+        "entity": {"source.ip": "10.0.0.5"},
+        "window": {"start": "2026-03-01T08:00:00Z", "end": "2026-03-01T08:05:00Z", "closed_early": False},
+        "features": {"events": 40.0, "auth_failures": 38.0, "distinct_users": 12.0, "bytes": 0.0},
+        "top_features": ["auth_failures", "distinct_users"],
+    }
+    first = det(
+        "e1", "2026-03-01T08:04:00Z", key="model:baseline|source.ip=10.0.0.5", event={"soc": {"anomaly": anomaly}}
+    )
+    later = {**anomaly, "score": -0.7, "top_features": ["events"]}
+    second = det(
+        "e2", "2026-03-01T08:09:00Z", key="model:baseline|source.ip=10.0.0.5", event={"soc": {"anomaly": later}}
+    )
+    plain = det("e3", "2026-03-01T08:04:00Z", key="rule-a|10.0.0.9")
+    with sessions() as s, s.begin():
+        ingest_detections(s, [first, plain])
+    with sessions() as s:
+        alerts = {a.dedup_key: a for a in s.scalars(select(Alert))}
+        context = alerts["model:baseline|source.ip=10.0.0.5"].context
+        assert context == {
+            "anomaly": {
+                "model": "baseline",
+                "score": -0.61,
+                "threshold": -0.52,
+                "entity": {"source.ip": "10.0.0.5"},
+                "window": anomaly["window"],
+                "top_features": ["auth_failures", "distinct_users"],
+                "top_values": {"auth_failures": 38.0, "distinct_users": 12.0},
+            }
+        }
+        assert alerts["rule-a|10.0.0.9"].context is None
+    with sessions() as s, s.begin():
+        ingest_detections(s, [second])
+    with sessions() as s:
+        alert = s.scalars(select(Alert).where(Alert.dedup_key == "model:baseline|source.ip=10.0.0.5")).one()
+        assert alert.count == 2
+        assert alert.context is not None
+        assert alert.context["anomaly"]["score"] == -0.7  # the latest window explains the alert
+        assert alert.context["anomaly"]["top_values"] == {"events": 40.0}

@@ -218,3 +218,17 @@ def test_worker_runs_models_after_rules(demo: dict[str, Any]) -> None:
     ids = {d.rule_id for d in batch.detections + late}
     assert "model:demo" in ids and len(ids) > 1
     assert all("anomaly" not in e.get("soc", {}) for e in batch.events)  # published events stay unchanged
+
+
+def test_windows_below_min_events_are_not_scored(demo: dict[str, Any]) -> None:
+    every = AnomalyDetector(demo["model"], lateness_seconds=float("inf"), min_events=1)
+    found = every.process(demo["events"]) + every.flush()
+    tiny = [d for d in found if d.event["soc"]["anomaly"]["features"]["events"] < 3]
+    assert tiny, "the demo holds anomalous windows of one or two events (a user-name spray)"
+
+    default = AnomalyDetector(demo["model"], lateness_seconds=float("inf"))
+    kept = default.process(demo["events"]) + default.flush()
+    assert all(d.event["soc"]["anomaly"]["features"]["events"] >= 3 for d in kept)
+    assert {d.dedup_key for d in kept} == {d.dedup_key for d in found} - {d.dedup_key for d in tiny}
+    assert default.stats.too_small > 0
+    assert default.stats.windows_scored + default.stats.too_small == every.stats.windows_scored

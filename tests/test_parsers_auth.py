@@ -48,7 +48,7 @@ def test_failed_password_invalid_user() -> None:
     assert get_field(ev, "host.name") == "web01"
     assert get_field(ev, "process.pid") == 2231
     assert get_field(ev, "log.file.path") == "/var/log/auth.log"
-    assert ev["@timestamp"] == "2026-11-20T08:15:30.000Z"
+    assert ev["@timestamp"] == "2026-11-20T01:15:30.000Z"
 
 
 def test_failed_password_ipv6_and_user_with_space() -> None:

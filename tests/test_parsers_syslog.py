@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline.parsers import PARSERS, UNKNOWN_FORMAT, parse_record, sniff_format
+from pipeline.parsers.text import DEFAULT_LOG_TIMEZONE, set_log_timezone
 from soc_core.ecs import get_field
 from soc_core.errors import ParseError
 from soc_core.models import RawRecord
@@ -64,7 +65,7 @@ def test_rfc5424_nil_values() -> None:
 
 def test_rfc3164_with_pri() -> None:
     ev = parse_record(rec("<34>Nov  2 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"))
-    assert ev["@timestamp"] == "2026-11-02T22:14:15.000Z"
+    assert ev["@timestamp"] == "2026-11-02T15:14:15.000Z"  # 22:14:15 in the default log zone, UTC+7
     assert get_field(ev, "log.syslog.hostname") == "mymachine"
     assert get_field(ev, "log.syslog.appname") == "su"
     assert get_field(ev, "log.syslog.facility.code") == 4
@@ -74,7 +75,7 @@ def test_rfc3164_with_pri() -> None:
 
 def test_rfc3164_without_pri_from_var_log_syslog() -> None:
     ev = parse_record(rec("Nov 20 08:15:30 web01 systemd[1]: Started Session 42 of user root.", "syslog"))
-    assert ev["@timestamp"] == "2026-11-20T08:15:30.000Z"
+    assert ev["@timestamp"] == "2026-11-20T01:15:30.000Z"
     assert get_field(ev, "process.pid") == 1
     assert get_field(ev, "log.syslog.procid") == "1"
     assert "priority" not in ev["log"]["syslog"]
@@ -106,16 +107,40 @@ def test_pri_with_unusual_header_keeps_message() -> None:
 def test_year_rollover_uses_previous_year() -> None:
     jan2 = float(calendar.timegm((2027, 1, 2, 0, 10, 0)))
     ev = parse_record(rec("Dec 31 23:59:58 h app: bye", "syslog", received=jan2))
-    assert ev["@timestamp"] == "2026-12-31T23:59:58.000Z"
+    assert ev["@timestamp"] == "2026-12-31T16:59:58.000Z"
     # Less than a day ahead (clock skew) stays in the received year.
     ev = parse_record(rec("Jan  2 12:00:00 h app: skew", "syslog", received=jan2))
-    assert ev["@timestamp"] == "2027-01-02T12:00:00.000Z"
+    assert ev["@timestamp"] == "2027-01-02T05:00:00.000Z"
 
 
 def test_feb_29_in_non_leap_year_goes_to_last_leap_year() -> None:
     mar1 = float(calendar.timegm((2027, 3, 1, 0, 0, 0)))
     ev = parse_record(rec("Feb 29 10:00:00 h app: leap", "syslog", received=mar1))
-    assert ev["@timestamp"] == "2024-02-29T10:00:00.000Z"
+    assert ev["@timestamp"] == "2024-02-29T03:00:00.000Z"
+
+
+def test_zone_less_timestamps_follow_the_log_timezone() -> None:
+    line = "<13>Nov 20 08:15:30 web01 app: hi"
+    assert parse_record(rec(line, "syslog"))["@timestamp"] == "2026-11-20T01:15:30.000Z"  # Asia/Ho_Chi_Minh
+    try:
+        set_log_timezone("UTC")
+        assert parse_record(rec(line, "syslog"))["@timestamp"] == "2026-11-20T08:15:30.000Z"
+        set_log_timezone("Europe/Berlin")  # a zone with DST: winter time is UTC+1
+        assert parse_record(rec(line, "syslog"))["@timestamp"] == "2026-11-20T07:15:30.000Z"
+    finally:
+        set_log_timezone(DEFAULT_LOG_TIMEZONE)
+    # RFC 5424 carries its own offset: the log zone does not apply
+    ev = parse_record(rec("<13>1 2026-11-20T08:15:30.000+02:00 web01 app - - - hi", "syslog"))
+    assert ev["@timestamp"] == "2026-11-20T06:15:30.000Z"
+
+
+def test_unknown_log_timezone_is_refused_in_the_settings() -> None:
+    from pydantic import ValidationError
+
+    from soc_core.settings import Settings
+
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(log_timezone="Mars/Olympus")
 
 
 def test_common_fields() -> None:

@@ -59,11 +59,17 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# A window of one or two events is no behaviour to call anomalous: an attacker spraying many user
+# names would otherwise raise one alert per name, next to the alert on its source address.
+DEFAULT_MIN_EVENTS = 3
+
+
 @dataclass
 class AnomalyStats:
     windows_scored: int = 0
     score_calls: int = 0
     anomalies: int = 0
+    too_small: int = 0  # closed windows with fewer than ``min_events`` events: not scored
 
 
 class AnomalyDetector:
@@ -75,9 +81,11 @@ class AnomalyDetector:
         *,
         max_open: int | None = None,
         lateness_seconds: float | None = None,
+        min_events: int = DEFAULT_MIN_EVENTS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         meta = model.meta
+        self.min_events = max(1, min_events)
         self.model = model
         self.name = meta.name
         self.rule_id = f"model:{meta.name}"
@@ -112,6 +120,9 @@ class AnomalyDetector:
         return self.model.score(rows)
 
     def _score(self, closed: Sequence[ClosedWindow]) -> list[Detection]:
+        kept = [w for w in closed if w.features.events >= self.min_events]
+        self.stats.too_small += len(closed) - len(kept)
+        closed = kept
         if not closed:
             return []
         scores = self.score_windows(closed)

@@ -9,9 +9,10 @@ contract's ISO 8601 UTC form, and IP address checks.
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -87,18 +88,35 @@ def month_number(abbrev: str) -> int | None:
     return _MONTHS.get(abbrev) or _MONTHS.get(abbrev.capitalize())
 
 
+# Zone of timestamps that carry none (RFC 3164 / BSD syslog, auth.log): the senders' local time. The
+# province's servers run on Vietnam time; `log_timezone` in the settings changes it (set_log_timezone).
+DEFAULT_LOG_TIMEZONE = "Asia/Ho_Chi_Minh"
+_log_tz: tzinfo = ZoneInfo(DEFAULT_LOG_TIMEZONE)
+
+
+def set_log_timezone(name: str) -> None:
+    """Interpret zone-less log timestamps in ``name`` (an IANA zone such as ``Asia/Ho_Chi_Minh`` or ``UTC``)."""
+    global _log_tz  # noqa: PLW0603 - one process-wide setting, applied by the composition roots
+    _log_tz = ZoneInfo(name)
+
+
+def log_timezone() -> tzinfo:
+    return _log_tz
+
+
 def bsd_time(month: int, day: int, clock: tuple[int, int, int], micro: int, received: float) -> datetime:
-    """Datetime for a year-less BSD timestamp, in UTC.
+    """Datetime for a year-less BSD timestamp in the log time zone (:func:`set_log_timezone`), as UTC.
 
     The year is the received time's year; if that puts the event more than one day after the
     received time, the previous year is used (logs read across New Year). Raises ``ValueError``
     for impossible dates.
     """
-    recv = datetime.fromtimestamp(received, UTC)
+    tz = _log_tz
+    recv = datetime.fromtimestamp(received, tz)
     year = recv.year
     hour, minute, second = clock
     try:
-        dt = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+        dt = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
     except ValueError:
         if not (month == 2 and day == 29):
             raise
@@ -106,12 +124,12 @@ def bsd_time(month: int, day: int, clock: tuple[int, int, int], micro: int, rece
         while True:
             year -= 1
             try:
-                return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+                return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(UTC)
             except ValueError:
                 continue
     if dt > recv + timedelta(days=1):
         dt = dt.replace(year=year - 1)
-    return dt
+    return dt.astimezone(UTC)
 
 
 def fixed_offset(sign: str, hours: int, minutes: int) -> timezone:

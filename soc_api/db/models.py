@@ -99,6 +99,8 @@ class Alert(Base):
     security_level: Mapped[int | None] = mapped_column(Integer)  # highest soc.security_level seen
     ti_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # soc.threat.matched
     risk_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    # Why it fired beyond the rule: an anomaly model's score, threshold, window and top features
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AlertEvent(Base):

@@ -35,6 +35,10 @@ class AlertPublic(BaseModel):
     security_level: int | None = Field(description="Highest asset security level (cấp độ 1-5) seen")
     ti_hits: int = Field(description="Threat-intel matches (soc.threat.matched)")
     risk_score: int = Field(description="0-100 from rule level x security level x threat-intel hits")
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Why it fired beyond the rule: for anomaly models, score, threshold, window and top features",
+    )
 
 
 class AlertDetail(AlertPublic):

@@ -37,6 +37,13 @@
     field(dl, "field.first_seen", fmtTime(a.first_seen));
     field(dl, "field.last_seen", fmtTime(a.last_seen));
     field(dl, "field.tags", el("span", { className: "tags" }, (a.tags || []).map((tag) => el("span", {}, tag))));
+    const anomaly = a.context && a.context.anomaly;
+    if (anomaly) {
+      field(dl, "alert.anomaly_score", String(anomaly.score) + " < " + String(anomaly.threshold));
+      if (anomaly.window) field(dl, "alert.anomaly_window", fmtTime(anomaly.window.start) + " – " + fmtTime(anomaly.window.end));
+      const top = Object.entries(anomaly.top_values || {});
+      field(dl, "alert.anomaly_top", top.length ? el("ul", { className: "plain mono" }, top.map(([k, v]) => el("li", {}, k + " = " + v))) : null);
+    }
     const events = $("#events");
     events.replaceChildren(...(a.events || []).map((ev, i) =>
       el("details", { className: "event", open: i === 0 }, el("summary", {}, eventSummary(ev)), el("pre", {}, JSON.stringify(ev, null, 2)))));
