@@ -14,7 +14,6 @@ are skipped; fields the event already has are kept. Lookups are cached per addre
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,10 +22,10 @@ from typing import Any
 import iptocc
 import maxminddb
 
+from pipeline.enrich.lookup import parse_ip, remember
 from soc_core.errors import ConfigError
 
 SIDES = ("source", "destination", "client")
-_CACHE_MAX = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +106,11 @@ class GeoIP:
         """Geo and AS data of a public address, ``None`` for non-public, invalid or unknown ones."""
         if ip in self._cache:
             return self._cache[ip]
-        info = self._lookup(ip)
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        self._cache[ip] = info
-        return info
+        return remember(self._cache, ip, self._lookup(ip))
 
     def _lookup(self, ip: str) -> GeoInfo | None:
-        try:
-            addr = ipaddress.ip_address(ip.strip("[]"))
-        except ValueError:
-            return None
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        if not addr.is_global:
+        addr = parse_ip(ip)
+        if addr is None or not addr.is_global:
             return None
         text = str(addr)
         fields: dict[str, Any] = {}

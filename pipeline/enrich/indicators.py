@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from stix2patterns.exceptions import ParseException
 from stix2patterns.v21.pattern import Pattern
 
+from pipeline.enrich.lookup import parse_ip
 from soc_core.errors import ConfigError
 
 CSV_COLUMNS = ("indicator", "type", "source", "confidence", "description")
@@ -68,7 +69,10 @@ def normalise(kind: str, value: str) -> str:
     """
     value = value.strip()
     if kind == "ip":
-        return str(_ip(value))
+        addr = parse_ip(value)
+        if addr is None:
+            raise ValueError(f"not an IP address: {value!r}")
+        return str(addr)
     if kind == "cidr":
         net = ipaddress.ip_network(value, strict=True)
         return str(net)
@@ -85,13 +89,6 @@ def normalise(kind: str, value: str) -> str:
             raise ValueError(f"not a {kind} hash: {value!r}")
         return digest
     raise ValueError(f"unknown indicator type {kind!r} (one of {', '.join(INDICATOR_TYPES)})")
-
-
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    addr = ipaddress.ip_address(value.strip("[]"))
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
 
 
 def normalise_url(value: str) -> str:

@@ -13,16 +13,14 @@ longest-prefix CIDR by prefix length, hostname) and cached, since they run once 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pipeline.enrich.loader import read_inventory
+from pipeline.enrich.lookup import network_of, parse_ip, remember
 from pipeline.enrich.model import Asset, Unit, norm_host
 from soc_core.ecs import get_path
-
-_CACHE_MAX = 65536
 
 
 class AssetInventory:
@@ -111,24 +109,16 @@ class AssetInventory:
         if key in self._cache:
             return self._cache[key]
         result: Asset | None = None
-        try:
-            addr = ipaddress.ip_address(ip.strip("[]"))
-        except ValueError:
-            addr = None
+        addr = parse_ip(ip)
         if addr is not None:
-            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-                addr = addr.ipv4_mapped
             result = self._by_ip.get(str(addr))
             if result is None:
-                value = int(addr)
-                bits = addr.max_prefixlen
+                value, bits = int(addr), addr.max_prefixlen
                 for prefixlen in self._prefixes[addr.version]:
-                    net = value >> (bits - prefixlen) << (bits - prefixlen) if prefixlen else 0
-                    result = self._by_net[(addr.version, prefixlen)].get(net)
+                    result = self._by_net[(addr.version, prefixlen)].get(network_of(value, bits, prefixlen))
                     if result is not None:
                         break
-        self._remember(key, result)
-        return result
+        return remember(self._cache, key, result)
 
     def _lookup_host(self, hostname: str) -> Asset | None:
         name = norm_host(hostname)
@@ -137,11 +127,6 @@ class AssetInventory:
             return asset
         short = name.split(".", 1)[0]
         return self._by_host.get(short) or self._by_short.get(short) or self._by_short.get(name)
-
-    def _remember(self, key: tuple[str, str], value: Asset | None) -> None:
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        self._cache[key] = value
 
     # ---- enrichment ---------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.enrich.indicators import HASH_LENGTHS, Indicator, normalise_url, read_indicators, url_key
+from pipeline.enrich.lookup import network_of, parse_ip, remember
 from soc_core.ecs import get_path
 from soc_core.errors import ConfigError
 
@@ -34,7 +35,6 @@ DOMAIN_FIELDS = ("url.domain", "destination.domain", "dns.question.name")
 URL_FIELDS = ("url.full", "url.original")
 HASH_FIELDS = tuple(f"{obj}.hash.{algo}" for obj in ("file", "process") for algo in ("md5", "sha1", "sha256"))
 MAX_ENRICHMENTS = 50  # listed per event; soc.threat.matched still counts every hit
-_CACHE_MAX = 65_536
 _PATHS = {f: tuple(f.split(".")) for f in (*IP_FIELDS, *DOMAIN_FIELDS, *URL_FIELDS, *HASH_FIELDS)}
 _KINDS = {
     **dict.fromkeys(IP_FIELDS, "ip"),
@@ -125,23 +125,13 @@ class ThreatIntel:
         if cached is not None:
             return cached
         found: list[Indicator] = []
-        try:
-            addr = ipaddress.ip_address(value.strip("[]"))
-        except ValueError:
-            addr = None
+        addr = parse_ip(value)
         if addr is not None:
-            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-                addr = addr.ipv4_mapped
             number, version, bits = int(addr), addr.version, addr.max_prefixlen
             found.extend(self._ips.get((version, number), ()))
             for prefixlen in self._prefixes[version]:
-                shift = bits - prefixlen
-                found.extend(self._nets[(version, prefixlen)].get(number >> shift << shift, ()))
-        hits = tuple(found)
-        if len(self._ip_cache) >= _CACHE_MAX:
-            self._ip_cache.clear()
-        self._ip_cache[value] = hits
-        return hits
+                found.extend(self._nets[(version, prefixlen)].get(network_of(number, bits, prefixlen), ()))
+        return remember(self._ip_cache, value, tuple(found))
 
     def domain_hits(self, name: str) -> list[Indicator]:
         """Indicators for ``name`` and each of its parent domains."""
