@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 Event = dict[str, Any]
@@ -22,11 +24,14 @@ def get_field(event: Mapping[str, Any], path: str) -> Any:
     return cur
 
 
-def get_path(event: Mapping[str, Any], parts: tuple[str, ...] | list[str]) -> Any:
-    """Value at an already split nested path (hot loops split once), or ``None``."""
+def get_path(event: dict[str, Any], parts: tuple[str, ...] | list[str]) -> Any:
+    """Value at an already split nested path (hot loops split once), or ``None``.
+
+    Events are plain dicts: the ``dict`` check is several times cheaper than a ``Mapping`` one.
+    """
     cur: Any = event
     for part in parts:
-        if not isinstance(cur, Mapping):
+        if not isinstance(cur, dict):
             return None
         cur = cur.get(part)
     return cur
@@ -58,3 +63,17 @@ def iter_flat(event: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str,
 def flatten(event: Mapping[str, Any]) -> dict[str, Any]:
     """Flat ``{dotted_path: value}`` view of an event."""
     return dict(iter_flat(event))
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Epoch seconds of an ISO 8601 ``@timestamp`` (or a number), ``None`` when unusable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError:
+        return None

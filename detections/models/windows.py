@@ -30,8 +30,7 @@ from detections.models.features import (
     entities_of,
     stream_of,
 )
-from detections.sigma.correlation import parse_timestamp
-from soc_core.ecs import get_field
+from soc_core.ecs import get_field, parse_timestamp
 
 DEFAULT_WINDOW_SECONDS = 300.0
 DEFAULT_LATENESS_SECONDS = 60.0

@@ -73,7 +73,6 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sigma.correlations import (
@@ -97,7 +96,6 @@ __all__ = [
     "CorrelationSpec",
     "InputBinding",
     "build_plan",
-    "parse_timestamp",
 ]
 
 MAX_GROUPS = 100_000
@@ -118,20 +116,6 @@ MONOTONE_KINDS = frozenset({"event_count", "value_count", "value_sum", "temporal
 VALUE_KINDS = frozenset({"value_count", "value_sum", "value_avg", "value_percentile", "value_median"})
 NUMERIC_KINDS = frozenset({"value_sum", "value_avg", "value_percentile", "value_median"})
 TEMPORAL_KINDS = frozenset({"temporal", "temporal_ordered"})
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Epoch seconds of an ISO 8601 ``@timestamp`` (or a number), ``None`` when unusable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from detections.sigma.correlation import (
     CorrelationEngine,
     CorrelationPlan,
     CorrelationSpec,
-    parse_timestamp,
 )
 from detections.sigma.correlation import (
     build_plan as build_correlation_plan,
@@ -42,6 +41,7 @@ from detections.sigma.loader import ParsedDoc, RuleFailure, _describe, error_lin
 from detections.sigma.mapping import Bucket, SigmaMapping, iter_bucket_names, load_mapping, rule_bucket
 from detections.sigma.prefilter import SPECIAL_LOWER, Need, Plan, build_plan, requirement, scanner_backend
 from detections.sigma.values import PlaceholderMissing, Placeholders, resolve_placeholders
+from soc_core.ecs import parse_timestamp
 from soc_core.ids import stable_id
 from soc_core.models import Detection
 
