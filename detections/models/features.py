@@ -50,6 +50,7 @@ LOG_FEATURES: frozenset[str] = frozenset(name for name, log in FEATURES if log)
 
 ICT = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # Vietnam: UTC+7, no daylight saving
 NIGHT_HOURS = frozenset((22, 23, 0, 1, 2, 3, 4, 5))  # local time
+_BYTE_FIELDS = ("http.response.body.bytes", "source.bytes", "destination.bytes")
 DISTINCT_CAP = 4096  # per set and window: a distinct count saturates there (bounded memory)
 
 # Entities: every event counts for its source.ip; authentication events also for their user.name.
@@ -92,8 +93,7 @@ def stream_of(event: dict[str, Any]) -> str:
     return _scalar(get_field(event, "event.dataset")) or _scalar(get_field(event, "event.module")) or "-"
 
 
-def _add(bag: set[str], value: Any) -> None:
-    item = _scalar(value)
+def _add(bag: set[str], item: str | None) -> None:
     if item is not None and len(bag) < DISTINCT_CAP:
         bag.add(item)
 
@@ -110,6 +110,55 @@ def _number(value: Any) -> float:
             return 0.0
         return number if math.isfinite(number) else 0.0
     return 0.0
+
+
+@dataclass(slots=True)
+class EventFacts:
+    """What the features need from one event, read once however many windows the event counts in."""
+
+    event: dict[str, Any]
+    ts: float
+    auth: bool
+    failed: bool
+    status: int | None
+    post: bool
+    bytes: float
+    port: str | None
+    destination: str | None
+    path: str | None
+    query: str | None
+    url_length: int
+    user: str | None
+    source: str | None
+    action: str | None
+    night: bool
+
+    @classmethod
+    def of(cls, event: dict[str, Any], ts: float) -> EventFacts:
+        status = get_field(event, "http.response.status_code")
+        method = get_field(event, "http.request.method")
+        url = get_field(event, "url.original")
+        auth = is_auth(event)
+        return cls(
+            event=event,
+            ts=ts,
+            auth=auth,
+            failed=auth and get_field(event, "event.outcome") == "failure",
+            status=None if status is None else int(_number(status)),
+            post=isinstance(method, str) and method.upper() == "POST",
+            bytes=sum(max(0.0, _number(get_field(event, name))) for name in _BYTE_FIELDS),
+            port=_scalar(get_field(event, "destination.port")),
+            destination=_scalar(
+                get_field(event, "destination.ip") or get_field(event, "url.domain") or get_field(event, "host.name")
+            ),
+            path=_scalar(get_field(event, "url.path")),
+            query=_scalar(get_field(event, "url.query")),
+            url_length=len(url) if isinstance(url, str) else 0,
+            user=_scalar(get_field(event, "user.name")),
+            source=_scalar(get_field(event, "source.ip")),
+            action=_scalar(get_field(event, "event.action") or get_field(event, "event.code")),
+            night=datetime.fromtimestamp(ts, UTC).astimezone(ICT).hour in NIGHT_HOURS,
+        )
 
 
 @dataclass
@@ -137,41 +186,34 @@ class WindowFeatures:
     last_event: dict[str, Any] | None = None
     last_time: float = 0.0
 
-    def add(self, event: dict[str, Any], ts: float) -> None:
+    def add(self, facts: EventFacts) -> None:
         self.events += 1
-        if is_auth(event):
+        if facts.auth:
             self.auth_events += 1
-            if get_field(event, "event.outcome") == "failure":
+            if facts.failed:
                 self.auth_failures += 1
-        status = get_field(event, "http.response.status_code")
-        if status is not None:
+        if facts.status is not None:
             self.http_requests += 1
-            code = int(_number(status))
-            if 400 <= code < 500:
+            if 400 <= facts.status < 500:
                 self.http_4xx += 1
-                _add(self.paths_4xx, get_field(event, "url.path"))
-            elif 500 <= code < 600:
+                _add(self.paths_4xx, facts.path)
+            elif 500 <= facts.status < 600:
                 self.http_5xx += 1
-            method = get_field(event, "http.request.method")
-            if isinstance(method, str) and method.upper() == "POST":
+            if facts.post:
                 self.http_post += 1
-        for name in ("http.response.body.bytes", "source.bytes", "destination.bytes"):
-            self.bytes_sum += max(0.0, _number(get_field(event, name)))
-        _add(self.ports, get_field(event, "destination.port"))
-        dest = get_field(event, "destination.ip") or get_field(event, "url.domain") or get_field(event, "host.name")
-        _add(self.destinations, dest)
-        _add(self.paths, get_field(event, "url.path"))
-        _add(self.queries, get_field(event, "url.query"))
-        url = get_field(event, "url.original")
-        if isinstance(url, str):
-            self.url_length_max = max(self.url_length_max, len(url))
-        _add(self.users, get_field(event, "user.name"))
-        _add(self.sources, get_field(event, "source.ip"))
-        _add(self.actions, get_field(event, "event.action") or get_field(event, "event.code"))
-        if datetime.fromtimestamp(ts, UTC).astimezone(ICT).hour in NIGHT_HOURS:
+        self.bytes_sum += facts.bytes
+        _add(self.ports, facts.port)
+        _add(self.destinations, facts.destination)
+        _add(self.paths, facts.path)
+        _add(self.queries, facts.query)
+        self.url_length_max = max(self.url_length_max, facts.url_length)
+        _add(self.users, facts.user)
+        _add(self.sources, facts.source)
+        _add(self.actions, facts.action)
+        if facts.night:
             self.night += 1
-        if self.last_event is None or ts >= self.last_time:
-            self.last_event, self.last_time = event, ts
+        if self.last_event is None or facts.ts >= self.last_time:
+            self.last_event, self.last_time = facts.event, facts.ts
 
     def row(self) -> dict[str, float]:
         """Feature values by name, in :data:`FEATURE_NAMES` order (raw, before log compression)."""

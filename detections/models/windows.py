@@ -26,6 +26,7 @@ from typing import Any
 from detections.models.features import (
     DEFAULT_AUTH_ENTITY_FIELDS,
     DEFAULT_ENTITY_FIELDS,
+    EventFacts,
     WindowFeatures,
     entities_of,
     stream_of,
@@ -107,9 +108,9 @@ class WindowTracker:
             if mark is None or ts > mark:
                 self._watermarks[stream] = ts
                 touched.add(stream)
-            found = False
+            facts: EventFacts | None = None
             for entity_field, entity in entities_of(event, self.config.entity_fields, self.config.auth_entity_fields):
-                found = True
+                facts = facts or EventFacts.of(event, ts)
                 key = WindowKey(entity_field, entity, stream, start)
                 window = self._open.get(key)
                 if window is None:
@@ -118,8 +119,8 @@ class WindowTracker:
                         self.evicted += 1
                         closed.append(ClosedWindow(old_key, old_key.start + size, old, early=True))
                     window = self._open[key] = WindowFeatures()
-                window.add(event, ts)
-            if not found:
+                window.add(facts)
+            if facts is None:
                 self.no_entity += 1
         if touched:
             closed.extend(
