@@ -48,7 +48,8 @@ class DetectSummary:
         return {**self.__dict__, "events_per_second": round(rate, 1)}
 
 
-def _records(path: Path, fmt: str) -> Iterator[RawRecord | DeadLetter]:
+def read_records(path: Path, fmt: str) -> Iterator[RawRecord | DeadLetter]:
+    """Raw records of one input file: EVTX, pcap/pcapng or text/JSON lines (by ``fmt`` or sniffed)."""
     if fmt == "evtx" or (fmt == "auto" and (path.suffix.lower() == ".evtx" or is_evtx(path))):
         yield from iter_evtx_records(path)
         return
@@ -126,7 +127,7 @@ def run_detect(
         task = progress.add_task("detect", total=total_bytes or 1, events=0, matches=0)
         for path in paths:
             batch: list[RawRecord] = []
-            for item in _records(path, input_format):
+            for item in read_records(path, input_format):
                 if isinstance(item, DeadLetter):
                     summary.bad_records += 1
                     continue

@@ -1,7 +1,7 @@
 """`soc models train|info` and the demo model of `soc up --demo`: anomaly-model files from log files.
 
 Reads and parses the input with the same readers and parsers as ``soc detect``
-(:func:`soc_cli.detect._records`, :func:`pipeline.parsers.parse_record`), then hands the ECS events
+(:func:`soc_cli.detect.read_records`, :func:`pipeline.parsers.parse_record`), then hands the ECS events
 to :mod:`detections.models.train` and writes the model with :func:`detections.models.save_model`.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from collectors.files import iter_input_paths
 from detections.models import AnomalyModel, WindowConfig, save_model, train
 from pipeline.parsers import parse_record
-from soc_cli.detect import INPUT_FORMATS, _records
+from soc_cli.detect import INPUT_FORMATS, read_records
 from soc_core.errors import InputError, ParseError
 from soc_core.models import DeadLetter
 
@@ -45,7 +45,7 @@ class TrainSummary:
 
 def _events(files: Sequence[tuple[Path, str]], summary: TrainSummary) -> Iterator[dict[str, Any]]:
     for path, fmt in files:
-        for item in _records(path, fmt):
+        for item in read_records(path, fmt):
             if isinstance(item, DeadLetter):
                 summary.bad_records += 1
                 continue

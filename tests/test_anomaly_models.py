@@ -19,7 +19,7 @@ from detections.models import AnomalyDetector, load_model, save_model
 from detections.models.store import FORMAT, AnomalyModel
 from detections.models.train import feature_rows, fit, rows_matrix
 from pipeline.parsers import parse_record
-from soc_cli.detect import _records
+from soc_cli.detect import read_records
 from soc_cli.models_cmd import DEMO_CONTAMINATION, DEMO_FORMATS, DEMO_TREES
 from soc_core.errors import ModelError, SocError
 from soc_core.models import RawRecord
@@ -32,7 +32,7 @@ MUST_FLAG = ("ssh_bruteforce", "rdp_bruteforce_dongve", "web_nikto")
 def _events(root: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, fmt in DEMO_FORMATS.items():
-        out += [parse_record(r) for r in _records(root / name, fmt) if isinstance(r, RawRecord)]
+        out += [parse_record(r) for r in read_records(root / name, fmt) if isinstance(r, RawRecord)]
     return out
 
 
@@ -212,7 +212,7 @@ def test_worker_runs_models_after_rules(demo: dict[str, Any]) -> None:
     detector = AnomalyDetector(demo["model"], lateness_seconds=0)
     processor = EventProcessor(Detector(RuleSet.load([Path("detections/rules")])), models=[detector])
     root = demo["root"] / "test"
-    records = [r for r in _records(root / "auth.log", "auth") if isinstance(r, RawRecord)]
+    records = [r for r in read_records(root / "auth.log", "auth") if isinstance(r, RawRecord)]
     batch = processor.process(records)
     late = detector.flush()
     ids = {d.rule_id for d in batch.detections + late}
