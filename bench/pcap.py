@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pyshark
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from bench.pcap_data import mixed_traffic, write_capture
-from bench.report import Figure, Report
+from bench.report import Figure, Report, progress_bar
 from collectors.pcap import iter_pcap_records
 from collectors.pcap_live import threaded_child_watcher, use_thread_event_loop
 
@@ -71,15 +71,7 @@ def _pyshark_in_thread(path: Path, progress: Progress, packets: int) -> tuple[fl
 def run(packets: int = 20_000, console: Console | None = None) -> Report:
     report = Report(f"Packet captures: {packets:,} packets of DNS + HTTP (pcap)")
     console = console or Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} packets"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+    progress = progress_bar(console, "packets")
     with progress, tempfile.TemporaryDirectory() as d:
         path = write_capture(Path(d) / "bench.pcap", mixed_traffic(packets))
         ours_s, ours_packets, ours_records = _ours(path, progress, packets)

@@ -70,12 +70,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def progress_bar(console: Console) -> Progress:
-    """The benches' progress display: description, bar, done/total, elapsed; off when not a terminal."""
+def progress_bar(console: Console, unit: str = "") -> Progress:
+    """The benches' progress display: description, bar, done/total [unit], elapsed; off when not a terminal."""
     return Progress(
         TextColumn("[bold]{task.description}[/]"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}" + (f" {unit}" if unit else "")),
         TimeElapsedColumn(),
         console=console,
         transient=True,
