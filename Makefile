@@ -5,6 +5,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NATIVE := native/sigma_native
+NATIVE_STAMP := $(VENV)/.native
+# The compiled Sigma evaluator is Rust (PyO3, built by maturin): cargo from rustup's default place too.
+export PATH := $(PATH):$(HOME)/.cargo/bin
 
 .PHONY: help install run test check fmt lint typecheck bench services-start services-stop clean
 
@@ -18,12 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,distributed]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its dev and distributed extras
+$(NATIVE_STAMP): $(STAMP) $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/pyproject.toml $(wildcard $(NATIVE)/src/*.rs) $(NATIVE)/soc_sigma_native.pyi
+	@command -v cargo >/dev/null || { echo "error: cargo not found (Rust is needed for the compiled Sigma evaluator: https://rustup.rs)"; exit 1; }
+	$(BIN)/pip install --quiet ./$(NATIVE)
+	@touch $(NATIVE_STAMP)
 
-run: $(STAMP) ## Start the embedded SOC with demo data; prints the URL and an admin token
+install: $(STAMP) $(NATIVE_STAMP) ## Create .venv and install the project (dev and distributed extras, compiled Sigma evaluator)
+
+run: $(STAMP) $(NATIVE_STAMP) ## Start the embedded SOC with demo data; prints the URL and an admin token
 	$(BIN)/soc up --demo
 
-test: $(STAMP) ## Install, start the real test services, lint, typecheck and run the whole test suite
+test: $(STAMP) $(NATIVE_STAMP) ## Install, start the real test services, lint, typecheck and run the whole test suite
 	scripts/test.sh
 
 check: lint typecheck ## Lint and typecheck
@@ -36,10 +45,10 @@ lint: $(STAMP) ## Lint (ruff check + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP) ## Static types (mypy --strict)
+typecheck: $(STAMP) $(NATIVE_STAMP) ## Static types (mypy --strict)
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Run the benchmarks (soc bench), printing figures and ratios
+bench: $(STAMP) $(NATIVE_STAMP) ## Run the benchmarks (soc bench), printing figures and ratios
 	$(BIN)/soc bench all
 
 services-start: ## Start real Kafka, Elasticsearch and PostgreSQL on loopback (for distributed tests)

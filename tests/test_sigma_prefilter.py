@@ -43,9 +43,11 @@ def pairs(ruleset: RuleSet, events: Sequence[dict[str, Any]], **options: Any) ->
 
 
 def assert_same(ruleset: RuleSet, events: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The plain evaluation, the Python prefilter (each scanner) and the compiled evaluator agree."""
     plain = pairs(ruleset, events, prefilter=False)
     for backend in BACKENDS:
-        assert pairs(ruleset, events, prefilter=True, backend=backend) == plain, backend
+        assert pairs(ruleset, events, prefilter=True, backend=backend, native=False) == plain, backend
+    assert pairs(ruleset, events, native=True) == plain, "native"
     return plain
 
 

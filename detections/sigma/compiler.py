@@ -72,14 +72,14 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
     return out
 
 
-def _field(path: str, match: Matcher) -> Evaluator:
+def field_test(path: str, match: Matcher) -> Evaluator:
     def evaluate(flat: FlatEvent) -> bool:
         return match(flat.get(path, MISSING))
 
     return evaluate
 
 
-def _keyword(fields: tuple[str, ...], match: Matcher) -> Evaluator:
+def keyword_test(fields: tuple[str, ...], match: Matcher) -> Evaluator:
     def evaluate(flat: FlatEvent) -> bool:
         return any(match(flat.get(name, MISSING)) for name in fields)
 
@@ -103,7 +103,7 @@ def _texts_eval(paths: tuple[str, ...], patterns: list[StringPattern]) -> Evalua
     return evaluate
 
 
-def _string_leaf(node: Any, keyword_fields: tuple[str, ...]) -> tuple[tuple[str, ...], list[StringPattern]] | None:
+def string_leaf(node: Any, keyword_fields: tuple[str, ...]) -> tuple[tuple[str, ...], list[StringPattern]] | None:
     """(paths, patterns) when a leaf is a plain string test (mergeable with its OR siblings)."""
     paths: tuple[str, ...]
     if isinstance(node, ConditionFieldEqualsValueExpression):
@@ -126,7 +126,7 @@ def _or_node(args: list[Any], keyword_fields: tuple[str, ...], depth: int) -> Ev
     groups: dict[tuple[tuple[str, ...], bool], list[StringPattern]] = {}
     others: list[Evaluator] = []
     for arg in args:
-        leaf = _string_leaf(arg, keyword_fields)
+        leaf = string_leaf(arg, keyword_fields)
         if leaf is None:
             others.append(compile_node(arg, keyword_fields, depth + 1))
         else:
@@ -175,17 +175,17 @@ def compile_node(node: Any, keyword_fields: tuple[str, ...], depth: int = 0) -> 
         return _or_node(list(node.args), keyword_fields, depth)
     if isinstance(node, ConditionNOT):
         return _not(compile_node(node.args[0], keyword_fields, depth + 1))
-    leaf = _string_leaf(node, keyword_fields)
+    leaf = string_leaf(node, keyword_fields)
     if leaf is not None:
         return _texts_eval(*leaf)
     if isinstance(node, ConditionFieldEqualsValueExpression):
         if isinstance(node.value, SigmaFieldReference):
             return compile_fieldref(node.field, node.value)
         if isinstance(node.value, SigmaTimestampPart):
-            return _field(node.field, compile_timestamp_part(node.value))
-        return _field(node.field, compile_value(node.value))
+            return field_test(node.field, compile_timestamp_part(node.value))
+        return field_test(node.field, compile_value(node.value))
     if isinstance(node, ConditionValueExpression):
-        return _keyword(keyword_fields, compile_value(node.value, keyword=True))
+        return keyword_test(keyword_fields, compile_value(node.value, keyword=True))
     if node is None:  # every detection item was dropped by the pipeline: never matches
         return lambda flat: False
     raise RuleError(f"unsupported condition element {type(node).__name__}")

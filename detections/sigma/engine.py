@@ -39,6 +39,8 @@ from detections.sigma.correlation import (
 from detections.sigma.eventview import LazyFlat
 from detections.sigma.loader import ParsedDoc, RuleFailure, _describe, error_line, iter_rule_files, read_rule_file
 from detections.sigma.mapping import Bucket, SigmaMapping, iter_bucket_names, load_mapping, rule_bucket
+from detections.sigma.native import Lowering, NativeMatcher
+from detections.sigma.native import available as native_available
 from detections.sigma.prefilter import SPECIAL_LOWER, Need, Plan, build_plan, requirement, scanner_backend
 from detections.sigma.values import PlaceholderMissing, Placeholders, resolve_placeholders
 from soc_core.ecs import parse_timestamp
@@ -48,6 +50,7 @@ from soc_core.models import Detection
 __all__ = ["Detector", "RuleFailure", "RuleInfo", "RuleSet", "check_rules"]
 
 ENTITY_FIELDS = ("source.ip", "user.name", "host.name", "destination.ip")
+DETECTION_FIELDS = (*ENTITY_FIELDS, "soc.unit.code", "event.id", "@timestamp")
 
 
 @dataclass
@@ -124,6 +127,7 @@ class RuleSet:
         self._correlations: list[tuple[RuleInfo, CorrelationSpec]] = []
         self.correlation_plan = CorrelationPlan()
         self.filters: list[RuleInfo] = []  # loaded Sigma filters (meta-rules applied to other rules)
+        self.lowering = Lowering(mapping.keyword_fields)  # the compiled rules for the native evaluator
 
     @classmethod
     def load(
@@ -212,6 +216,7 @@ class RuleSet:
                 need = requirement(rule, self.mapping.keyword_fields)
             except Exception:  # an odd tree: no prefilter, the rule is evaluated on every event of its buckets
                 need = None
+            self.lowering.rule(rule)
             self._compiled.append(
                 _Compiled(info=info, evaluate=evaluate, bucket=bucket, name=str(name) if name else None, need=need)
             )
@@ -298,6 +303,7 @@ class Detector:
         backend: str | None = None,
         lateness_seconds: float | None = None,
         correlation: CorrelationConfig | None = None,
+        native: bool | None = None,
     ) -> None:
         self.ruleset = ruleset
         self._rules = ruleset._compiled
@@ -323,6 +329,28 @@ class Detector:
         self._plans: dict[frozenset[Bucket], Plan] = {}
         self._plan_by_route: dict[tuple[str | None, ...], Plan] = {}
         self.stats = {"events": 0, "candidates": 0, "full_flatten": 0}
+        # The compiled evaluator (detections.sigma.native) decides what it can; None: Python only.
+        use_native = self.prefilter if native is None else native
+        if use_native and not native_available():
+            if native:
+                raise RuntimeError("native Sigma evaluation asked for, but soc_sigma_native is not installed")
+            use_native = False
+        self._native: NativeMatcher | None = None
+        if use_native and self._rules:
+            self._native = NativeMatcher(
+                ruleset.lowering, self._router.key_fields, self._rules_of_route, extra_paths=DETECTION_FIELDS
+            )
+        self._native_seen = {"candidates": 0, "rule_errors": 0}
+        self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
+
+    def _rules_of_route(self, key: tuple[str | None, ...]) -> tuple[int, ...]:
+        buckets = self._router.buckets_of_key(key)
+        return tuple(sorted(set(itertools.chain.from_iterable(self._by_bucket.get(b, ()) for b in buckets))))
+
+    @property
+    def native(self) -> bool:
+        """Whether the compiled evaluator is in use."""
+        return self._native is not None
 
     def _candidates(self, flat: FlatEvent) -> tuple[int, ...]:
         """Every rule of the event's log-source buckets (the selection without prefilter)."""
@@ -377,15 +405,29 @@ class Detector:
         prefilter = self.prefilter
         select = self._select
         evaluated = 0
-        for event in events:
+        decided: list[tuple[int, ...] | None] | None = None
+        feeding = self._feeding
+        if self._native is not None:
+            batch = events if type(events) is list else list(events)
+            decided = self._native.match(batch)
+            self._sync_native()
+        for position, event in enumerate(events):
             if not isinstance(event, dict):  # defensive: decoded JSON of any shape may come in
                 continue  # type: ignore[unreachable]
-            if prefilter:
+            evaluated += 1
+            known = decided[position] if decided is not None else None
+            if known is not None:  # the compiled evaluator decided: ``known`` are the matching rules
+                if not known and states is None:
+                    continue
+                # the extension walked the dicts on DETECTION_FIELDS: those paths read as nested keys;
+                # correlation fields may lie elsewhere, so an event feeding one is checked in full
+                flat: FlatEvent = LazyFlat(event, None if feeding and not feeding.isdisjoint(known) else True)
+                candidates = known
+            elif prefilter:
                 flat, candidates = select(event)
             else:
                 flat = flatten_event(event)
                 candidates = self._candidates(flat)
-            evaluated += 1
             ts = 0.0
             if states:
                 stamp = parse_timestamp(flat.get("@timestamp"))
@@ -396,16 +438,18 @@ class Detector:
                 ts = stamp
             if not candidates:
                 continue
-            self.stats["candidates"] += len(candidates)
+            if known is None:
+                self.stats["candidates"] += len(candidates)
             for index in candidates:
                 compiled = rules[index]
-                try:
-                    matched = compiled.evaluate(flat)
-                except Exception:
-                    self.rule_errors += 1
-                    continue
-                if not matched:
-                    continue
+                if known is None:
+                    try:
+                        matched = compiled.evaluate(flat)
+                    except Exception:
+                        self.rule_errors += 1
+                        continue
+                    if not matched:
+                        continue
                 if compiled.emits:
                     out.append(make_detection(compiled.info, event, flat))
                 if compiled.feeds and states is not None:
@@ -416,6 +460,17 @@ class Detector:
             for corr_index, fired in states.advance(self._watermark):
                 out.append(make_detection(self.ruleset._correlations[corr_index][0], fired))
         return out
+
+    def _sync_native(self) -> None:
+        assert self._native is not None
+        counters = self._native.counters
+        for name in ("candidates", "rule_errors"):
+            delta = counters[name] - self._native_seen[name]
+            self._native_seen[name] = counters[name]
+            if name == "candidates":
+                self.stats["candidates"] += delta
+            else:
+                self.rule_errors += delta
 
     def flush(self) -> list[Detection]:
         """End of input: correlation windows still open or waiting for late events are decided now."""

@@ -25,7 +25,7 @@ Bucket = tuple[str | None, str | None, str | None]
 _MAX_ROUTE_CACHE = 4096
 
 
-def _norm(value: Any) -> str:
+def route_text(value: Any) -> str:
     """Comparable form of a routing value: ints and strings with the same text are equal."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -60,7 +60,7 @@ class LogsourceRouter:
             value = flat.get(name)
             if isinstance(value, list):
                 value = value[0] if value else None
-            out.append(None if value is None or isinstance(value, dict) else _norm(value))
+            out.append(None if value is None or isinstance(value, dict) else route_text(value))
         return tuple(out)
 
     def describe(self, key: tuple[str | None, ...]) -> dict[str, set[str]]:
@@ -75,7 +75,10 @@ class LogsourceRouter:
 
     def buckets(self, flat: Mapping[str, Any]) -> frozenset[Bucket]:
         """Every rule bucket whose rules apply to this event (wildcards included)."""
-        key = self.route_key(flat)
+        return self.buckets_of_key(self.route_key(flat))
+
+    def buckets_of_key(self, key: tuple[str | None, ...]) -> frozenset[Bucket]:
+        """:meth:`buckets` of an event with this :meth:`route_key`."""
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -139,7 +142,7 @@ def _parse_entries(raw: Any, source: str) -> list[_RouteEntry]:
         bad = set(item["then"]) - set(LOGSOURCE_FIELDS)
         if bad:
             raise ConfigError(f"logsources[{i}].then: unknown keys {sorted(bad)}", source=source)
-        when = {str(k): frozenset(_norm(v) for v in _as_list(vals)) for k, vals in item["when"].items()}
+        when = {str(k): frozenset(route_text(v) for v in _as_list(vals)) for k, vals in item["when"].items()}
         then = {str(k): frozenset(str(v).lower() for v in _as_list(vals)) for k, vals in item["then"].items()}
         entries.append(_RouteEntry(when=when, then=then))
     return entries

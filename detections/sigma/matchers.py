@@ -113,6 +113,10 @@ def _text_matcher(test: Callable[[str], bool], lower: bool) -> Matcher:
     return _any_of(scalar)
 
 
+GLOB_ANY: Final = 1  # ``*`` in StringPattern.tokens
+GLOB_ONE: Final = 2  # ``?``
+
+
 @dataclass(frozen=True)
 class StringPattern:
     """One Sigma string value reduced to the cheapest test (no ``re`` for plain literals).
@@ -124,6 +128,8 @@ class StringPattern:
     text: str
     cased: bool
     regex: re.Pattern[str] | None = None
+    # "regex" (wildcards) only: literal texts (normalised like ``text``) and GLOB_ANY / GLOB_ONE
+    tokens: tuple[str | int, ...] = ()
 
 
 def string_pattern(value: SigmaString, *, substring: bool = False) -> StringPattern:
@@ -153,10 +159,11 @@ def string_pattern(value: SigmaString, *, substring: bool = False) -> StringPatt
         return StringPattern("prefix", norm(parts[0]), cased)
     if len(inner) == 1 and isinstance(inner[0], str) and parts[0] is star and parts[-1] is star:
         return StringPattern("contains", norm(inner[0]), cased)
-    pattern = "".join(
-        ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(norm(str(p))) for p in parts
+    tokens = tuple(
+        GLOB_ANY if p is star else GLOB_ONE if p is SpecialChars.WILDCARD_SINGLE else norm(str(p)) for p in parts
     )
-    return StringPattern("regex", pattern, cased, re.compile(pattern, re.DOTALL))
+    pattern = "".join(re.escape(t) if isinstance(t, str) else ".*" if t == GLOB_ANY else "." for t in tokens)
+    return StringPattern("regex", pattern, cased, re.compile(pattern, re.DOTALL), tokens)
 
 
 def text_test(patterns: list[StringPattern]) -> Callable[[str], bool]:

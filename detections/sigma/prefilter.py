@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - depends on the platform's wheels
     _hyperscan = None
 
 __all__ = [
+    "COMMON_SUBSTRINGS",
     "DOTTED_KEY_PATTERN",
     "Need",
     "Plan",
@@ -68,17 +69,18 @@ DOTTED_KEY_PATTERN = rb'\.(?:[^"\\]|\\.)*":'
 _FLOAT_CHARS = frozenset("0123456789.e+-")
 _FLOAT_WORDS = ("-inf", "nan")
 _MAX_DEPTH = 200
-# Substrings that occur in most Windows events: a poor choice of anchor whatever their length.
-_COMMON = (
+# Substrings that occur in most Windows events: a poor choice of anchor whatever their length
+# (as text; the JSON scan uses their JSON-escaped form, the compiled evaluator the text itself).
+COMMON_SUBSTRINGS = (
     ".exe",
     ".dll",
-    "c:\\\\",
-    "\\\\windows\\\\",
-    "\\\\system32\\\\",
-    "c:\\\\windows\\\\",
-    "\\\\program files",
-    "\\\\users\\\\",
-    "\\\\appdata\\\\",
+    "c:\\",
+    "\\windows\\",
+    "\\system32\\",
+    "c:\\windows\\",
+    "\\program files",
+    "\\users\\",
+    "\\appdata\\",
     "microsoft",
     "windows",
     "system32",
@@ -130,9 +132,6 @@ def _literal_cost(lit: bytes) -> float:
     return cost
 
 
-_COMMON_BYTES = tuple(c.encode() for c in _COMMON)
-
-
 def _anchorable(run: str) -> bool:
     if not run:
         return False
@@ -144,6 +143,8 @@ def _anchorable(run: str) -> bool:
 def _encode(run: str) -> bytes:
     return run.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8")
 
+
+_COMMON_BYTES = tuple(_encode(c) for c in COMMON_SUBSTRINGS)
 
 _CASED_LIMIT = 0x20000  # no character at or above this code point has a case mapping
 

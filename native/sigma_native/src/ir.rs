@@ -1,0 +1,382 @@
+//! The rule tree handed over by `detections.sigma.native` (Python tuples), compiled for evaluation.
+//!
+//! Node forms (first item is the tag):
+//! - `("and", [node...])`, `("or", [node...])`, `("not", node)`, `("false",)`
+//! - `("str", [path...], cased, [(kind, text, tokens)...])` with kind `eq|prefix|suffix|contains|any|glob`;
+//!   `text` is already lower-cased unless `cased`; `tokens` (glob only) are literal strings and the
+//!   integers 1 (`*`) and 2 (`?`)
+//! - `("re", path, pattern, fallback)`: a Sigma `re` value; `pattern` carries its flags inline
+//! - `("num", path, value)`, `("cmp", path, op, value)` with op `lt|lte|gt|gte|neq`
+//! - `("null", path)`, `("exists", path, want)`
+//! - `("ref", path, other, mode)`: `fieldref`, mode `eq|prefix|suffix|contains`
+//! - `("py", fallback)`: evaluated by the Python evaluator number `fallback`
+//!
+//! Paths are indexes into the engine's path table.
+
+use aho_corasick::AhoCorasick;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use regex::Regex;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+pub enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    False,
+    Str(StrLeaf),
+    Re {
+        path: u32,
+        regex: Regex,
+        fallback: usize,
+    },
+    Num {
+        path: u32,
+        value: f64,
+    },
+    Cmp {
+        path: u32,
+        op: CmpOp,
+        value: f64,
+    },
+    Null {
+        path: u32,
+    },
+    Exists {
+        path: u32,
+        want: bool,
+    },
+    Ref {
+        path: u32,
+        other: u32,
+        mode: RefMode,
+    },
+    Py(usize),
+}
+
+/// How a `fieldref` compares the field's text with the referenced field's text.
+#[derive(Clone, Copy)]
+pub enum RefMode {
+    Eq,
+    Prefix,
+    Suffix,
+    Contains,
+}
+
+#[derive(Clone, Copy)]
+pub enum CmpOp {
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    Neq,
+}
+
+/// One or more Sigma string values ORed over the same fields (see `matchers.text_test`).
+pub struct StrLeaf {
+    pub paths: Vec<u32>,
+    pub cased: bool,
+    pub any: bool,
+    pub eq: HashSet<String>,
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
+    pub contains: Vec<memchr::memmem::Finder<'static>>,
+    pub contains_ac: Option<AhoCorasick>,
+    pub globs: Vec<Regex>,
+    /// the best literal of each value (None when some value has none: no anchor for the leaf)
+    pub anchors: Option<Vec<String>>,
+}
+
+impl StrLeaf {
+    pub fn test(&self, text: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        if !self.eq.is_empty() && self.eq.contains(text) {
+            return true;
+        }
+        if self.prefixes.iter().any(|p| text.starts_with(p.as_str())) {
+            return true;
+        }
+        if self.suffixes.iter().any(|p| text.ends_with(p.as_str())) {
+            return true;
+        }
+        if let Some(ac) = &self.contains_ac {
+            if ac.is_match(text) {
+                return true;
+            }
+        } else if self
+            .contains
+            .iter()
+            .any(|f| f.find(text.as_bytes()).is_some())
+        {
+            return true;
+        }
+        self.globs.iter().any(|r| r.is_match(text))
+    }
+}
+
+fn err(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+fn paths_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    obj.extract::<Vec<u32>>()
+}
+
+/// A glob (Sigma wildcards) as an anchored, dot-all regex over the whole value.
+fn glob_regex(tokens: &Bound<'_, PyList>) -> PyResult<(Regex, Option<String>)> {
+    let mut pattern = String::from("(?s)\\A(?:");
+    let mut best: Option<String> = None;
+    for token in tokens.iter() {
+        if let Ok(text) = token.extract::<String>() {
+            pattern.push_str(&regex::escape(&text));
+            if !text.is_empty()
+                && best
+                    .as_ref()
+                    .is_none_or(|b| literal_cost(&text) < literal_cost(b))
+            {
+                best = Some(text);
+            }
+        } else {
+            match token.extract::<u8>()? {
+                1 => pattern.push_str(".*"),
+                2 => pattern.push('.'),
+                other => return Err(err(format!("unknown glob token {other}"))),
+            }
+        }
+    }
+    pattern.push_str(")\\z");
+    let regex = Regex::new(&pattern).map_err(|e| err(format!("glob: {e}")))?;
+    Ok((regex, best))
+}
+
+/// Substrings found in most events (`prefilter.COMMON_SUBSTRINGS`, given to `Engine::new`):
+/// poor anchors whatever their length.
+pub static COMMON: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Estimated chance that a random event holds the literal (lower is better).
+pub fn literal_cost(lit: &str) -> f64 {
+    let n = lit.chars().count().max(1) as f64;
+    let mut cost = (2.0 / (n * n)).min(1.0);
+    if COMMON
+        .get()
+        .is_some_and(|common| common.iter().any(|c| lit.contains(c.as_str())))
+    {
+        cost = (cost * 20.0).min(1.0);
+    }
+    cost
+}
+
+fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
+    let paths = paths_of(&t.get_item(1)?)?;
+    let cased: bool = t.get_item(2)?.extract()?;
+    let mut leaf = StrLeaf {
+        paths,
+        cased,
+        any: false,
+        eq: HashSet::new(),
+        prefixes: Vec::new(),
+        suffixes: Vec::new(),
+        contains: Vec::new(),
+        contains_ac: None,
+        globs: Vec::new(),
+        anchors: None,
+    };
+    let mut anchors: Option<Vec<String>> = Some(Vec::new());
+    let patterns = t.get_item(3)?;
+    let patterns = patterns.cast::<PyList>()?;
+    for pattern in patterns.iter() {
+        let p = pattern.cast::<PyTuple>()?;
+        let kind: String = p.get_item(0)?.extract()?;
+        let text: String = p.get_item(1)?.extract()?;
+        let literal = match kind.as_str() {
+            "eq" => {
+                leaf.eq.insert(text.clone());
+                Some(text)
+            }
+            "prefix" => {
+                leaf.prefixes.push(text.clone());
+                Some(text)
+            }
+            "suffix" => {
+                leaf.suffixes.push(text.clone());
+                Some(text)
+            }
+            "contains" => {
+                leaf.contains
+                    .push(memchr::memmem::Finder::new(text.as_bytes()).into_owned());
+                Some(text)
+            }
+            "any" => {
+                leaf.any = true;
+                None
+            }
+            "glob" => {
+                let tokens = p.get_item(2)?;
+                let (regex, best) = glob_regex(tokens.cast::<PyList>()?)?;
+                leaf.globs.push(regex);
+                best
+            }
+            other => return Err(err(format!("unknown string pattern kind {other}"))),
+        };
+        match (literal, anchors.as_mut()) {
+            (Some(lit), Some(list)) if !lit.is_empty() => list.push(lit),
+            _ => anchors = None,
+        }
+    }
+    if leaf.contains.len() > 8 {
+        let needles: Vec<&[u8]> = leaf.contains.iter().map(|f| f.needle()).collect();
+        leaf.contains_ac = Some(AhoCorasick::new(needles).map_err(|e| err(e.to_string()))?);
+    }
+    leaf.anchors = if cased { None } else { anchors };
+    Ok(Node::Str(leaf))
+}
+
+pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
+    if depth > 400 {
+        return Err(err("rule tree nested too deeply"));
+    }
+    let t = obj.cast::<PyTuple>()?;
+    let tag: String = t.get_item(0)?.extract()?;
+    let children = |i: usize| -> PyResult<Vec<Node>> {
+        let items = t.get_item(i)?;
+        let list = items.cast::<PyList>()?;
+        list.iter().map(|c| parse(&c, depth + 1)).collect()
+    };
+    Ok(match tag.as_str() {
+        "and" => Node::And(children(1)?),
+        "or" => Node::Or(children(1)?),
+        "not" => Node::Not(Box::new(parse(&t.get_item(1)?, depth + 1)?)),
+        "false" => Node::False,
+        "str" => str_leaf(t)?,
+        "re" => {
+            let path: u32 = t.get_item(1)?.extract()?;
+            let pattern: String = t.get_item(2)?.extract()?;
+            let fallback: usize = t.get_item(3)?.extract()?;
+            match Regex::new(&pattern) {
+                Ok(regex) => Node::Re {
+                    path,
+                    regex,
+                    fallback,
+                },
+                Err(_) => Node::Py(fallback), // a construct the regex crate lacks: Python's re decides
+            }
+        }
+        "num" => Node::Num {
+            path: t.get_item(1)?.extract()?,
+            value: t.get_item(2)?.extract()?,
+        },
+        "cmp" => {
+            let op: String = t.get_item(2)?.extract()?;
+            let op = match op.as_str() {
+                "lt" => CmpOp::Lt,
+                "lte" => CmpOp::Lte,
+                "gt" => CmpOp::Gt,
+                "gte" => CmpOp::Gte,
+                "neq" => CmpOp::Neq,
+                other => return Err(err(format!("unknown comparison {other}"))),
+            };
+            Node::Cmp {
+                path: t.get_item(1)?.extract()?,
+                op,
+                value: t.get_item(3)?.extract()?,
+            }
+        }
+        "null" => Node::Null {
+            path: t.get_item(1)?.extract()?,
+        },
+        "exists" => Node::Exists {
+            path: t.get_item(1)?.extract()?,
+            want: t.get_item(2)?.extract()?,
+        },
+        "ref" => {
+            let mode: String = t.get_item(3)?.extract()?;
+            let mode = match mode.as_str() {
+                "eq" => RefMode::Eq,
+                "prefix" => RefMode::Prefix,
+                "suffix" => RefMode::Suffix,
+                "contains" => RefMode::Contains,
+                other => return Err(err(format!("unknown fieldref mode {other}"))),
+            };
+            Node::Ref {
+                path: t.get_item(1)?.extract()?,
+                other: t.get_item(2)?.extract()?,
+                mode,
+            }
+        }
+        "py" => Node::Py(t.get_item(1)?.extract()?),
+        other => return Err(err(format!("unknown rule node {other}"))),
+    })
+}
+
+/// A prefilter anchor: a literal in the lower-cased text of a field, or a number a field equals.
+#[derive(Clone)]
+pub enum Anchor {
+    Lit(u32, String),
+    Num(u32, u64),
+}
+
+pub struct Need {
+    pub anchors: Vec<Anchor>,
+    pub cost: f64,
+}
+
+pub fn number_key(value: f64) -> u64 {
+    if value == 0.0 {
+        0.0f64.to_bits()
+    } else {
+        value.to_bits()
+    }
+}
+
+/// A necessary condition for `node` (see `prefilter.py` for the same idea over JSON bytes).
+pub fn need(node: &Node) -> Option<Need> {
+    match node {
+        Node::And(parts) => parts.iter().filter_map(need).min_by(|a, b| {
+            a.cost
+                .partial_cmp(&b.cost)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }),
+        Node::Or(parts) => {
+            let mut out = Need {
+                anchors: Vec::new(),
+                cost: 0.0,
+            };
+            if parts.is_empty() {
+                return None;
+            }
+            for part in parts {
+                let n = need(part)?;
+                out.anchors.extend(n.anchors);
+                out.cost = (out.cost + n.cost).min(1.0);
+            }
+            Some(out)
+        }
+        Node::Str(leaf) => {
+            let lits = leaf.anchors.as_ref()?;
+            if lits.is_empty() {
+                return None;
+            }
+            let mut anchors = Vec::new();
+            for path in &leaf.paths {
+                for lit in lits {
+                    anchors.push(Anchor::Lit(*path, lit.clone()));
+                }
+            }
+            let cost = lits.iter().map(|l| literal_cost(l)).sum::<f64>().min(1.0);
+            if anchors.is_empty() {
+                None
+            } else {
+                Some(Need { anchors, cost })
+            }
+        }
+        Node::Num { path, value } if value.is_finite() => Some(Need {
+            anchors: vec![Anchor::Num(*path, number_key(*value))],
+            cost: 0.05,
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,233 @@
+//! Compiled Sigma evaluation for `detections.sigma.native` (detect stage, inner loop).
+//!
+//! Python compiles rules with pySigma and the project's mapping, lowers each condition tree to
+//! the tuple form of [`ir`], and calls [`Engine::match_batch`] with a batch of ECS events (dicts).
+//! For each event the engine walks the dict once along the paths rules use, picks the rules of
+//! the event's log-source route, narrows them with per-field literal and number anchors
+//! (Aho-Corasick over the lower-cased field text), and evaluates the candidates exactly. What it
+//! cannot decide with Python's exact semantics it hands back: a node it lacks is a call to the
+//! Python evaluator of that node, and an event it cannot read the Python way (a key with a dot
+//! or not a string, a string with lone surrogates) is returned as `None` for the Python engine.
+
+mod eval;
+mod fxhash;
+mod ir;
+mod plan;
+mod view;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::collections::HashMap;
+
+use eval::{evaluate, Stop};
+use plan::Plan;
+use view::{Helpers, Trie, View};
+
+const MAX_PLANS: usize = 4096;
+
+#[pyclass(module = "soc_sigma_native")]
+struct Engine {
+    rules: Vec<ir::Node>,
+    needs: Vec<Option<ir::Need>>,
+    trie: Trie,
+    route_paths: Vec<u32>,
+    path_count: usize,
+    helpers: Helpers,
+    rules_for_route: Py<PyAny>,
+    plans: Vec<Plan>,
+    plan_by_route: HashMap<Vec<Option<String>>, usize>,
+    /// counters: events matched here, events handed back, candidates evaluated, rule errors
+    #[pyo3(get)]
+    events: u64,
+    #[pyo3(get)]
+    handed_back: u64,
+    #[pyo3(get)]
+    candidates: u64,
+    #[pyo3(get)]
+    rule_errors: u64,
+    /// prefilter work: bytes of field text scanned, literal occurrences found
+    scan: [u64; 4],
+}
+
+#[pymethods]
+impl Engine {
+    /// `paths`: the dotted paths rules read (index = path id); `route_paths`: path ids of the
+    /// log-source routing key; `rules`: one tree per rule; `fallbacks`: Python evaluators
+    /// `flat -> bool`; `flat_factory(event)` makes the flat view they read; `as_text`,
+    /// `as_number`, `norm` are the Python value semantics for the rare values handled there;
+    /// `rules_for_route(key)` gives the sorted rule indexes of a routing key (tuple of str|None);
+    /// `common`: substrings too frequent to be good prefilter anchors.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        paths: Vec<String>,
+        route_paths: Vec<u32>,
+        rules: &Bound<'_, PyList>,
+        fallbacks: Py<PyList>,
+        flat_factory: Py<PyAny>,
+        as_text: Py<PyAny>,
+        as_number: Py<PyAny>,
+        norm: Py<PyAny>,
+        rules_for_route: Py<PyAny>,
+        common: Vec<String>,
+    ) -> PyResult<Self> {
+        // the first engine's list stands for the process (it is a constant of the Python side)
+        let _ = ir::COMMON.set(common);
+        let mut compiled = Vec::with_capacity(rules.len());
+        for rule in rules.iter() {
+            compiled.push(ir::parse(&rule, 0)?);
+        }
+        let needs = compiled.iter().map(ir::need).collect();
+        Ok(Engine {
+            rules: compiled,
+            needs,
+            trie: Trie::new(&paths),
+            route_paths,
+            path_count: paths.len(),
+            helpers: Helpers {
+                fallbacks,
+                flat_factory,
+                as_text,
+                as_number,
+                norm,
+            },
+            rules_for_route,
+            plans: Vec::new(),
+            plan_by_route: HashMap::new(),
+            events: 0,
+            handed_back: 0,
+            candidates: 0,
+            rule_errors: 0,
+            scan: [0, 0, 0, 0],
+        })
+    }
+
+    /// For each event: a tuple of the rule indexes that match it (ascending), or `None` when the
+    /// Python engine must evaluate it.
+    fn match_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        events: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut view = View::new(self.path_count);
+        let empty = PyTuple::empty(py);
+        let mut matched: Vec<usize> = Vec::new();
+        for event in events.iter() {
+            let Ok(dict) = event.cast::<PyDict>() else {
+                out.append(py.None())?;
+                continue;
+            };
+            view.reset();
+            if !view.load(&self.trie, dict) {
+                self.handed_back += 1;
+                out.append(py.None())?;
+                continue;
+            }
+            let plan = match self.plan_of(py, &mut view) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.handed_back += 1;
+                    out.append(py.None())?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let candidates =
+                match self.plans[plan].candidates(&mut view, &self.helpers, py, &mut self.scan) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        self.handed_back += 1;
+                        out.append(py.None())?;
+                        continue;
+                    }
+                };
+            self.candidates += candidates.len() as u64;
+            matched.clear();
+            let mut bail = false;
+            for rule in candidates {
+                match evaluate(&self.rules[rule], &mut view, &self.helpers, py) {
+                    Ok(true) => matched.push(rule),
+                    Ok(false) => {}
+                    Err(Stop::Error) => self.rule_errors += 1,
+                    Err(Stop::Bail) => {
+                        bail = true;
+                        break;
+                    }
+                }
+            }
+            if bail {
+                self.handed_back += 1;
+                out.append(py.None())?;
+                continue;
+            }
+            self.events += 1;
+            if matched.is_empty() {
+                out.append(&empty)?;
+            } else {
+                out.append(PyTuple::new(py, &matched)?)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Prefilter work so far: (bytes of field text scanned, literal occurrences found, rules always
+    /// candidates, rules selected by a number).
+    fn scan_counters(&self) -> (u64, u64, u64, u64) {
+        (self.scan[0], self.scan[1], self.scan[2], self.scan[3])
+    }
+
+    /// Per plan: (path id, literal count, shortest literal length) of each per-field literal index.
+    fn describe_plans(&self) -> Vec<Vec<(u32, usize, usize)>> {
+        self.plans.iter().map(Plan::describe).collect()
+    }
+
+    /// Rules without a prefilter anchor (candidates for every event of their routes).
+    fn unanchored(&self) -> Vec<usize> {
+        self.needs
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_none())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Number of prefilter plans built (one per distinct log-source routing key).
+    fn plan_count(&self) -> usize {
+        self.plans.len()
+    }
+}
+
+impl Engine {
+    fn plan_of(&mut self, py: Python<'_>, view: &mut View<'_>) -> PyResult<Option<usize>> {
+        let mut key: Vec<Option<String>> = Vec::with_capacity(self.route_paths.len());
+        for &path in &self.route_paths {
+            match view.route_value(path, &self.helpers, py) {
+                Ok(v) => key.push(v),
+                Err(_) => return Ok(None),
+            }
+        }
+        if let Some(&index) = self.plan_by_route.get(&key) {
+            return Ok(Some(index));
+        }
+        let rules: Vec<usize> = self
+            .rules_for_route
+            .bind(py)
+            .call1((PyTuple::new(py, &key)?,))?
+            .extract()?;
+        if self.plans.len() >= MAX_PLANS {
+            self.plans.clear();
+            self.plan_by_route.clear();
+        }
+        let plan = Plan::build(&rules, &self.needs)?;
+        self.plans.push(plan);
+        self.plan_by_route.insert(key, self.plans.len() - 1);
+        Ok(Some(self.plans.len() - 1))
+    }
+}
+
+#[pymodule]
+fn soc_sigma_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    Ok(())
+}

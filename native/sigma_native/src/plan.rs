@@ -1,0 +1,189 @@
+//! Candidate selection for the rules of one log-source route: per-field literal and number anchors.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::collections::HashMap;
+
+use crate::eval::Stop;
+use crate::ir::{number_key, Anchor, Need};
+use crate::view::{as_number, items, Helpers, View};
+
+struct LiteralIndex {
+    path: u32,
+    automaton: AhoCorasick,
+    gate: AhoCorasick, // leftmost-first over the same literals: SIMD prefilters (Teddy) apply to it
+    ascii: bool, // every literal is ASCII: ASCII-lower-cased text can be scanned instead of str.lower()
+    rules: Vec<Vec<usize>>, // literal id -> rules anchored on it (at this path)
+}
+
+/// literal -> id, and id -> rules, for one path while a plan is built
+type LiteralTable = (HashMap<String, usize>, Vec<Vec<usize>>);
+
+pub struct Plan {
+    always: Vec<usize>,
+    literals: Vec<LiteralIndex>,
+    numbers: Vec<(u32, HashMap<u64, Vec<usize>>)>,
+    words: usize, // bitset size over rule indexes
+}
+
+impl Plan {
+    pub fn build(rules: &[usize], needs: &[Option<Need>]) -> PyResult<Plan> {
+        let mut always = Vec::new();
+        let mut lits: HashMap<u32, LiteralTable> = HashMap::new();
+        let mut nums: HashMap<u32, HashMap<u64, Vec<usize>>> = HashMap::new();
+        let mut top = 0usize;
+        for &rule in rules {
+            top = top.max(rule);
+            let Some(need) = needs.get(rule).and_then(|n| n.as_ref()) else {
+                always.push(rule);
+                continue;
+            };
+            for anchor in &need.anchors {
+                match anchor {
+                    Anchor::Lit(path, lit) => {
+                        let (ids, by_id) = lits.entry(*path).or_default();
+                        let next = ids.len();
+                        let id = *ids.entry(lit.clone()).or_insert(next);
+                        if id == by_id.len() {
+                            by_id.push(Vec::new());
+                        }
+                        if by_id[id].last() != Some(&rule) {
+                            by_id[id].push(rule);
+                        }
+                    }
+                    Anchor::Num(path, key) => {
+                        let list = nums.entry(*path).or_default().entry(*key).or_default();
+                        if list.last() != Some(&rule) {
+                            list.push(rule);
+                        }
+                    }
+                }
+            }
+        }
+        let mut literals = Vec::new();
+        let mut paths: Vec<u32> = lits.keys().copied().collect();
+        paths.sort_unstable();
+        for path in paths {
+            let (ids, by_id) = lits.remove(&path).unwrap_or_default();
+            let mut words: Vec<(String, usize)> = ids.into_iter().collect();
+            words.sort_by_key(|(_, id)| *id);
+            let ascii = words.iter().all(|(w, _)| w.is_ascii());
+            let automaton = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(words.iter().map(|(w, _)| w.as_str()))
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let gate = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(words.iter().map(|(w, _)| w.as_str()))
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            literals.push(LiteralIndex {
+                path,
+                automaton,
+                gate,
+                ascii,
+                rules: by_id,
+            });
+        }
+        let mut numbers: Vec<(u32, HashMap<u64, Vec<usize>>)> = nums.into_iter().collect();
+        numbers.sort_by_key(|(p, _)| *p);
+        Ok(Plan {
+            always,
+            literals,
+            numbers,
+            words: top / 64 + 1,
+        })
+    }
+
+    /// Candidate rules of the event, ascending.
+    /// (path, literal count, shortest literal) per literal index: for `Engine.describe_plans`.
+    pub fn describe(&self) -> Vec<(u32, usize, usize)> {
+        self.literals
+            .iter()
+            .map(|l| (l.path, l.rules.len(), l.automaton.min_pattern_len()))
+            .collect()
+    }
+
+    pub fn candidates<'py>(
+        &self,
+        view: &mut View<'py>,
+        helpers: &Helpers,
+        py: Python<'py>,
+        stats: &mut [u64; 4],
+    ) -> Result<Vec<usize>, Stop> {
+        let mut bits = vec![0u64; self.words];
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut set = |rule: usize| bits[rule >> 6] |= 1u64 << (rule & 63);
+        for &rule in &self.always {
+            set(rule);
+        }
+        stats[2] += self.always.len() as u64;
+        for index in &self.literals {
+            if view.slot(index.path).is_none() {
+                continue;
+            }
+            view.ensure_texts(index.path, false, helpers, py)?;
+            let count = view.texts(index.path, false).len();
+            for i in 0..count {
+                let plain = view.texts(index.path, false)[i].as_str();
+                // The literals are str.lower() of rule text. Text whose only case changes under
+                // str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is scanned
+                // ASCII-lower-cased when the literals are ASCII; other text gets str.lower().
+                let lowered;
+                let text: &[u8] = if plain.is_ascii() || (index.ascii && !lowers_to_ascii(plain)) {
+                    buffer.clear();
+                    buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
+                    &buffer
+                } else {
+                    view.ensure_texts(index.path, true, helpers, py)?;
+                    lowered = view.texts(index.path, true)[i].as_str();
+                    lowered.as_bytes()
+                };
+                stats[0] += text.len() as u64;
+                if !index.gate.is_match(text) {
+                    continue;
+                }
+                for found in index.automaton.find_overlapping_iter(text) {
+                    stats[1] += 1;
+                    for &rule in &index.rules[found.pattern().as_usize()] {
+                        set(rule);
+                    }
+                }
+            }
+        }
+        for (path, table) in &self.numbers {
+            let Some(value) = view.slot(*path) else {
+                continue;
+            };
+            for item in items(value) {
+                if let Some(n) = as_number(py, &item, helpers)? {
+                    if let Some(rules) = table.get(&number_key(n)) {
+                        stats[3] += rules.len() as u64;
+                        for &rule in rules {
+                            set(rule);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                out.push(w * 64 + bit);
+                word &= word - 1;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `text` holds a character that `str.lower()` turns into ASCII although it is not ASCII
+/// (U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE, U+212A KELVIN SIGN).
+fn lowers_to_ascii(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find(bytes, "\u{130}".as_bytes()).is_some()
+        || memchr::memmem::find(bytes, "\u{212A}".as_bytes()).is_some()
+}

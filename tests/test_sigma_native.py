@@ -1,0 +1,187 @@
+"""The compiled Sigma evaluator (native/sigma_native) decides exactly what the Python engine decides.
+
+The Python evaluation without prefilter is the oracle: every rule below runs over events built
+to hit the edges of the value semantics (case folding beyond ASCII, numbers in strings, lists,
+objects, a final newline under ``$``, keys the extension must hand back), in both engines.
+"""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detections.sigma import Detector, RuleSet
+from detections.sigma.native import available, rust_regex
+
+RULE_ID = "00000000-0000-4000-8000-0000000001{:02x}"
+SYSMON = "logsource: {product: windows, category: process_creation}"
+
+RULES: dict[str, str] = {
+    "contains": "sel: {CommandLine|contains: ['-enc ', 'KILL']}",
+    "glob": "sel: {Image: 'C:\\Windows\\Sys*\\cmd?.exe'}",
+    "cased": "sel: {CommandLine|cased|contains: 'Invoke-'}",
+    "regex_i": "sel: {CommandLine|re|i: 'net\\s+user\\s+\\w+$'}",
+    "regex_lookahead": "sel: {CommandLine|re: '(?=.*secret)pass'}",
+    "regex_class": "sel: {CommandLine|re: '[a-c&&b]x'}",
+    "fieldref": "sel: {ParentImage|fieldref: Image}",
+    "fieldref_end": "sel: {CommandLine|fieldref|endswith: User}",
+    "exists": "sel: {User|exists: true}\nabsent: {LogonId|exists: false}\ncondition: sel and absent",
+    "null": "sel: {ParentCommandLine: null}",
+    "number": "sel: {ProcessId: 42}",
+    "compare": "sel: {IntegrityLevelNumber|gte: 3}",
+    "keyword": "keywords: ['mimikatz', 'sekurlsa']\ncondition: keywords",
+    "windash": "sel: {CommandLine|windash|contains: ' -s '}",
+    "all": "sel: {CommandLine|contains|all: ['a', 'ứng dụng']}",
+    "cidr": "sel: {DestinationIp|cidr: '10.0.0.0/8'}",
+    "not_of": "a: {Image|endswith: '.exe'}\nb: {User: 'SYSTEM'}\ncondition: a and not b",
+    "kelvin": "sel: {CommandLine|contains: 'kelvin'}",
+    "dotless": "sel: {CommandLine|startswith: 'i̇stanbul'}",
+    "bool": "sel: {Elevated: true}",
+}
+
+
+def _write_rules(folder: Path) -> None:
+    for i, (name, detection) in enumerate(RULES.items()):
+        body = textwrap.dedent(detection)
+        if "condition:" not in body:
+            body += "\ncondition: sel"
+        text = f"title: '{name}'\nid: {RULE_ID.format(i)}\n{SYSMON}\ndetection:\n" + textwrap.indent(body, "  ")
+        (folder / f"{name}.yml").write_text(text + "\n", encoding="utf-8")
+
+
+def _event(n: int, **data: Any) -> dict[str, Any]:
+    return {
+        "@timestamp": "2026-11-20T08:15:30Z",
+        "event": {"id": f"e{n}", "dataset": "windows.sysmon_operational", "module": "sysmon"},
+        "winlog": {"event_id": 1, "channel": "Microsoft-Windows-Sysmon/Operational", "event_data": data},
+        "host": {"name": "PC01"},
+    }
+
+
+EVENTS: list[dict[str, Any]] = [
+    _event(0, CommandLine="powershell -ENC abc", Image="C:\\Windows\\System32\\cmd1.exe", User="SYSTEM"),
+    _event(1, CommandLine="Invoke-Mimikatz", Image="C:\\x.exe", ParentImage="c:\\X.EXE", User="bob"),
+    _event(2, CommandLine="invoke-thing NET USER admin\n", ProcessId="42", IntegrityLevelNumber="3"),
+    _event(3, CommandLine="NET  user Admin", ProcessId=42.0, IntegrityLevelNumber=2, ParentCommandLine=None),
+    _event(4, CommandLine="take pass then secret", DestinationIp="10.1.2.3", Elevated=True),
+    _event(5, CommandLine="bx and &x", DestinationIp="fe80::1", Elevated="TRUE"),
+    _event(6, CommandLine=["x", "tool /s  -s x"], User=["a", "b"], Image={"path": "x"}),
+    _event(7, CommandLine="a Ứng Dụng b", User="Dụng b", ProcessId=" 42 "),
+    _event(8, CommandLine="the \u212aELVIN sign", ProcessId="0x2a"),
+    _event(9, CommandLine="\u0130STANBUL trip", ProcessId=True, IntegrityLevelNumber="3e0"),
+    {**_event(10, CommandLine="sekurlsa::logonpasswords", LogonId=None, User="x"), "message": "Mimikatz run"},
+    _event(11, CommandLine="ab", ProcessId=[], ParentCommandLine=[]),
+    _event(12, CommandLine=12345678901234567890123, ProcessId=2**70),
+    _event(13, CommandLine="\u2014\u00d7", Image="C:\\Windows\\System\\cmd\u00e9\u00e9.exe"),
+    _event(14, CommandLine="tab\tnet user bob"),
+]
+# What the extension cannot read the Python way: handed back, decided by the Python engine.
+HANDED_BACK: list[dict[str, Any]] = [
+    {**_event(20, CommandLine="-enc x"), "process.command_line": "dotted key"},
+    {**_event(21, CommandLine="-enc x"), 7: "int key"},
+    _event(22, CommandLine="-enc \udcff surrogate"),
+]
+
+
+def _pairs(detector: Detector, events: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    found = detector.process([copy.deepcopy(e) for e in events])
+    assert detector.rule_errors == 0
+    return {(d.rule_title, d.event_id) for d in found}
+
+
+@pytest.fixture(scope="module")
+def ruleset(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    folder = tmp_path_factory.mktemp("native-rules")
+    _write_rules(folder)
+    loaded = RuleSet.load([folder])
+    assert not loaded.failures, loaded.failures
+    assert len(loaded.rules) == len(RULES)
+    return loaded
+
+
+def test_extension_is_built_and_used(ruleset: RuleSet) -> None:
+    # `make install` builds native/sigma_native; the engine uses it unless told not to
+    assert available(), "soc_sigma_native is not installed: run `make install` (needs cargo)"
+    assert Detector(ruleset).native
+    assert not Detector(ruleset, native=False).native
+    assert not Detector(ruleset, prefilter=False).native
+
+
+def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
+    events = EVENTS + HANDED_BACK
+    oracle = _pairs(Detector(ruleset, prefilter=False), events)
+    native = Detector(ruleset)
+    assert _pairs(native, events) == oracle
+    assert native._native is not None
+    counters = native._native.counters
+    assert counters["handed_back"] == len(HANDED_BACK)
+    assert counters["events"] == len(EVENTS)
+    # the edges do what Sigma says (the oracle is not vacuous)
+    expect = {
+        ("contains", "e0"),
+        ("glob", "e0"),
+        ("cased", "e1"),
+        ("fieldref", "e1"),
+        ("regex_i", "e2"),  # `$` before a final newline (Python re)
+        ("regex_i", "e3"),
+        ("regex_i", "e14"),
+        ("number", "e2"),
+        ("number", "e3"),
+        ("number", "e7"),
+        ("number", "e8"),
+        ("compare", "e2"),
+        ("compare", "e9"),
+        ("regex_lookahead", "e4"),
+        ("regex_class", "e5"),
+        ("cidr", "e4"),
+        ("bool", "e4"),
+        ("windash", "e6"),
+        ("all", "e7"),
+        ("fieldref_end", "e7"),
+        ("kelvin", "e8"),
+        ("dotless", "e9"),
+        ("keyword", "e10"),
+        ("exists", "e10"),
+        ("null", "e3"),
+        ("null", "e11"),
+        ("contains", "e20"),
+        ("contains", "e21"),
+        ("contains", "e22"),
+    }
+    assert expect <= oracle, sorted(expect - oracle)
+    assert ("number", "e9") not in oracle and ("number", "e12") not in oracle  # a bool is not 1, 2**70 is not 42
+    assert ("glob", "e13") not in oracle  # '?' is one character (here two: 'éé')
+    assert ("glob", "e0") in oracle
+
+
+def test_rule_errors_are_counted_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "r.yml").write_text(
+        f"title: bad number\nid: {RULE_ID.format(99)}\n{SYSMON}\ndetection:\n  sel: {{ProcessId: 5}}\n  condition: sel\n",
+        encoding="utf-8",
+    )
+    detector = Detector(RuleSet.load([tmp_path]))
+    assert detector.native
+    # float(2**1100) overflows in Python's as_number: a rule error in both engines, never an exception
+    assert detector.process([_event(1, ProcessId=2**1100)]) == []
+    assert detector.rule_errors == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "expected"),
+    [
+        ("net\\s+user", "i", "(?i)net\\s+user"),
+        ("[a-z]+\\d", "", "[a-z]+\\d"),
+        ("[]a]x", "", "[]a]x"),
+        ("[^]a]x", "ms", "(?ms)[^]a]x"),
+        ("[a[b]]", "", None),  # nested class: only the regex crate nests
+        ("[a&&b]", "", None),  # set operations exist only in the regex crate
+        ("[a-c--b]", "", None),
+        ("\\[[&&]", "", None),
+    ],
+)
+def test_regex_dialect_check(pattern: str, flags: str, expected: str | None) -> None:
+    assert rust_regex(pattern, flags) == expected
