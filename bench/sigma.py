@@ -2,7 +2,8 @@
 
 For rule sets of 200, 1,000 and all available rules (evenly spaced rule files of the same tree):
 
-- this engine's detection stage alone (``Detector.process`` in batches, one process, one core);
+- this engine's detection stage alone (``Detector.process`` in batches, one process, one core), with
+  its compiled evaluator (``native/sigma_native``) and, as a reference, with its Python evaluator;
 - ``soc detect`` end to end on EVTX files (read, parse, detect; rule loading excluded);
 - the pySigma SQLite backend over an in-memory SQLite table (Zircolite's method): rules converted
   once, then load + all queries timed on a subset of the events;
@@ -164,6 +165,24 @@ def run(
     return report
 
 
+def _python_evaluator_rate(
+    ruleset: RuleSet, base: list[dict[str, Any]], events: int, *, budget: float, steps: _Steps, label: str
+) -> float:
+    """Events/s of ``Detector(native=False)``: the Python prefilter and evaluators of the same rules."""
+    detector = Detector(ruleset, native=False)
+    task = steps.task(f"{label} same engine, Python evaluator", events)
+    done, busy = 0, 0.0
+    for batch in _batches(base, events):
+        t = time.perf_counter()
+        detector.process(batch)
+        busy += time.perf_counter() - t
+        done += len(batch)
+        steps.progress.update(task, completed=done)
+        if busy > budget:
+            break
+    return done / busy if busy else 0.0
+
+
 def _measure(  # noqa: PLR0917 - private helper, every argument is one measured dimension
     report: Report,
     setup: _Setup,
@@ -201,6 +220,9 @@ def _measure(  # noqa: PLR0917 - private helper, every argument is one measured 
     engine_rate = done / busy if busy else 0.0
     engine_seen = done
 
+    # 1b. the same engine with its Python evaluator only (no compiled extension), half the budget
+    python_rate = _python_evaluator_rate(ruleset, setup.base, events, budget=budget / 2, steps=steps, label=label)
+
     # 2. the pySigma SQLite reference: load + queries, on a subset
     task = steps.task(f"{label} pySigma SQLite reference", 1)
     ref_rules = sqlite_ref.subset(setup.reference, ids)
@@ -229,6 +251,9 @@ def _measure(  # noqa: PLR0917 - private helper, every argument is one measured 
 
     report.add(Figure(f"{label} detection stage", engine_rate, "events/s", "pySigma SQLite (load+queries)", sql_rate))
     report.add(Figure(f"{label} detection stage", engine_rate, "events/s", "naive per-event loop", naive_rate))
+    report.add(
+        Figure(f"{label} detection stage", engine_rate, "events/s", "same engine, Python evaluator", python_rate)
+    )
     e2e_events = 0
     if evtx_dir is not None:  # 4. soc detect end to end on EVTX files (loads the rules again, not timed)
         task = steps.task(f"{label} soc detect end to end (EVTX)", 1)
@@ -255,8 +280,10 @@ def _measure(  # noqa: PLR0917 - private helper, every argument is one measured 
     naive_c = {p for p in naive_pairs if p[1] < min(common, naive_done)}
     ours_n = {p for p in ours if p[1] < min(common, naive_done) and p[0] in naive_ids}
     e2e_note = f", soc detect {e2e_events:,}" if e2e_events else ""
+    evaluator = "compiled (soc_sigma_native)" if detector.native else "Python (soc_sigma_native not installed)"
     report.notes.append(
-        f"{label} {len(files)} files, {len(ruleset.failures)} not loaded; engine saw {engine_seen:,} events "
+        f"{label} {len(files)} files, {len(ruleset.failures)} not loaded; evaluator {evaluator}; "
+        f"engine saw {engine_seen:,} events "
         f"({matches:,} detections), SQLite {min(ref_events, events):,} ({len(ref_rules.queries)} rules converted, "
         f"{len(ref_rules.failures)} not), naive loop {naive_done:,}{e2e_note}. "
         f"(rule, event) pairs on the first {common:,} events: engine {len(ours_c)}, SQLite {len(sql_c)}, "

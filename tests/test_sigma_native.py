@@ -41,6 +41,8 @@ RULES: dict[str, str] = {
     "kelvin": "sel: {CommandLine|contains: 'kelvin'}",
     "dotless": "sel: {CommandLine|startswith: 'i̇stanbul'}",
     "bool": "sel: {Elevated: true}",
+    # ORed regexes of one field: one alternation, anchored on its literals ('ipconfig', 'arp')
+    "regex_or": "a: {CommandLine|re: 'ipconfig\\s+/all'}\nb: {CommandLine|re: 'arp\\s+-a'}\ncondition: a or b",
 }
 
 
@@ -78,6 +80,10 @@ EVENTS: list[dict[str, Any]] = [
     _event(12, CommandLine=12345678901234567890123, ProcessId=2**70),
     _event(13, CommandLine="\u2014\u00d7", Image="C:\\Windows\\System\\cmd\u00e9\u00e9.exe"),
     _event(14, CommandLine="tab\tnet user bob"),
+    _event(15, CommandLine="IPCONFIG  /all"),
+    _event(16, CommandLine="cmd /c ipconfig /all"),
+    _event(17, CommandLine="x ARP -a"),
+    _event(18, CommandLine="x arp\t-a"),
 ]
 # What the extension cannot read the Python way: handed back, decided by the Python engine.
 HANDED_BACK: list[dict[str, Any]] = [
@@ -148,6 +154,8 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
         ("exists", "e10"),
         ("null", "e3"),
         ("null", "e11"),
+        ("regex_or", "e16"),
+        ("regex_or", "e18"),
         ("contains", "e20"),
         ("contains", "e21"),
         ("contains", "e22"),
@@ -156,6 +164,7 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     assert ("number", "e9") not in oracle and ("number", "e12") not in oracle  # a bool is not 1, 2**70 is not 42
     assert ("glob", "e13") not in oracle  # '?' is one character (here two: 'éé')
     assert ("glob", "e0") in oracle
+    assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
 
 
 def test_rule_errors_are_counted_not_raised(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,32 +257,65 @@ class RuleSet:
             self._compiled[index].emits = False
 
 
-def _entity(event: dict[str, Any], flat: FlatEvent) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in ENTITY_FIELDS:
-        value = flat.get(name)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value is not None and not isinstance(value, dict):
-            out[name] = str(value)
-    return out
+@dataclass(frozen=True)
+class DetectionFacts:
+    """What every Detection of one event carries (read once per event, however many rules fire)."""
+
+    entity: dict[str, str]
+    unit: str | None
+    event_id: str
+    timestamp: str
+    dedup_suffix: str
+
+    @classmethod
+    def read(cls, get: Callable[[str], Any]) -> DetectionFacts:
+        """Facts from a field getter (a flat view's ``get``, or :func:`nested_get` on a regular event)."""
+        entity: dict[str, str] = {}
+        for name in ENTITY_FIELDS:
+            value = get(name)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if value is not None and not isinstance(value, dict):
+                entity[name] = str(value)
+        unit = get("soc.unit.code")
+        return cls(
+            entity=entity,
+            unit=str(unit) if unit is not None and not isinstance(unit, dict | list) else None,
+            event_id=str(get("event.id") or ""),
+            timestamp=str(get("@timestamp") or ""),
+            dedup_suffix="|".join(f"{k}={v}" for k, v in sorted(entity.items())),
+        )
 
 
-def make_detection(info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None = None) -> Detection:
-    """The Detection of rule ``info`` firing on ``event``."""
-    flat = flat if flat is not None else flatten_event(event)
-    entity = _entity(event, flat)
-    unit = flat.get("soc.unit.code")
+_PARTS = {name: tuple(name.split(".")) for name in DETECTION_FIELDS}
+
+
+def nested_get(event: dict[str, Any], name: str) -> Any:
+    """``event`` at dotted ``name`` (one of DETECTION_FIELDS), read as nested keys (no dotted keys)."""
+    obj: Any = event
+    for part in _PARTS[name]:
+        if type(obj) is not dict:
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def make_detection(
+    info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None = None, facts: DetectionFacts | None = None
+) -> Detection:
+    """The Detection of rule ``info`` firing on ``event`` (``facts`` when already read)."""
+    if facts is None:
+        facts = DetectionFacts.read((flat if flat is not None else flatten_event(event)).get)
     return Detection(
         rule_id=info.id,
         rule_title=info.title,
         level=info.level,
         tags=list(info.tags),
-        event_id=str(flat.get("event.id") or ""),
-        timestamp=str(flat.get("@timestamp") or ""),
-        unit=str(unit) if unit is not None and not isinstance(unit, dict | list) else None,
-        entity=entity,
-        dedup_key=f"{info.id}|" + "|".join(f"{k}={v}" for k, v in sorted(entity.items())),
+        event_id=facts.event_id,
+        timestamp=facts.timestamp,
+        unit=facts.unit,
+        entity=dict(facts.entity),
+        dedup_key=f"{info.id}|{facts.dedup_suffix}",
         event=event,
     )
 
@@ -419,9 +453,17 @@ class Detector:
             if known is not None:  # the compiled evaluator decided: ``known`` are the matching rules
                 if not known and states is None:
                     continue
-                # the extension walked the dicts on DETECTION_FIELDS: those paths read as nested keys;
-                # correlation fields may lie elsewhere, so an event feeding one is checked in full
-                flat: FlatEvent = LazyFlat(event, None if feeding and not feeding.isdisjoint(known) else True)
+                if states is None or (known and feeding.isdisjoint(known)):
+                    # the extension walked the dicts on DETECTION_FIELDS: they read as nested keys
+                    facts = DetectionFacts.read(functools.partial(nested_get, event))
+                    for index in known:
+                        if rules[index].emits:
+                            out.append(make_detection(rules[index].info, event, facts=facts))
+                    if states is None:
+                        continue
+                    known = ()
+                # correlation fields may lie elsewhere: an event feeding one is checked in full
+                flat: FlatEvent = LazyFlat(event)
                 candidates = known
             elif prefilter:
                 flat, candidates = select(event)

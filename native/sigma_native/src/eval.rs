@@ -100,7 +100,8 @@ pub fn evaluate<'py>(
         Node::Re {
             path,
             regex,
-            fallback: index,
+            fallbacks,
+            ..
         } => {
             if view.slot(*path).is_none() {
                 return Ok(false);
@@ -115,7 +116,12 @@ pub fn evaluate<'py>(
                 texts.iter().any(|t| regex.is_match(t.as_str()))
             } else {
                 // Unicode classes, case folding, `$` before a final newline: Python's re decides
-                fallback(*index, view, helpers, py)?
+                for &index in fallbacks {
+                    if fallback(index, view, helpers, py)? {
+                        return Ok(true);
+                    }
+                }
+                false
             }
         }
         Node::Num { path, value } => numbers(*path, view, helpers, py, |n| n == *value)?,

@@ -18,19 +18,22 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use regex::Regex;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+#[allow(clippy::large_enum_variant)] // a leaf per rule tree node, built once
 pub enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
     False,
     Str(StrLeaf),
+    /// one or more Sigma `re` values ORed on one field (merged into one alternation)
     Re {
         path: u32,
         regex: Regex,
-        fallback: usize,
+        patterns: Vec<String>,
+        fallbacks: Vec<usize>,
     },
     Num {
         path: u32,
@@ -80,8 +83,8 @@ pub struct StrLeaf {
     pub cased: bool,
     pub any: bool,
     pub eq: HashSet<String>,
-    pub prefixes: Vec<String>,
-    pub suffixes: Vec<String>,
+    pub prefixes: Affixes,
+    pub suffixes: Affixes,
     pub contains: Vec<memchr::memmem::Finder<'static>>,
     pub contains_ac: Option<AhoCorasick>,
     pub globs: Vec<Regex>,
@@ -97,10 +100,7 @@ impl StrLeaf {
         if !self.eq.is_empty() && self.eq.contains(text) {
             return true;
         }
-        if self.prefixes.iter().any(|p| text.starts_with(p.as_str())) {
-            return true;
-        }
-        if self.suffixes.iter().any(|p| text.ends_with(p.as_str())) {
+        if self.prefixes.test(text.as_bytes(), false) || self.suffixes.test(text.as_bytes(), true) {
             return true;
         }
         if let Some(ac) = &self.contains_ac {
@@ -115,6 +115,50 @@ impl StrLeaf {
             return true;
         }
         self.globs.iter().any(|r| r.is_match(text))
+    }
+}
+
+/// Distinct lengths (ascending) and the set of the affixes.
+type LengthIndex = (Vec<usize>, HashSet<Box<[u8]>>);
+
+/// Prefixes or suffixes of one leaf; many of them are looked up by length in a set.
+#[derive(Default)]
+pub struct Affixes {
+    pub items: Vec<Box<[u8]>>,
+    by_length: Option<LengthIndex>,
+}
+
+impl Affixes {
+    const INDEX_FROM: usize = 6;
+
+    fn index(&mut self) {
+        if self.items.len() >= Self::INDEX_FROM {
+            let mut lengths: Vec<usize> = self.items.iter().map(|i| i.len()).collect();
+            lengths.sort_unstable();
+            lengths.dedup();
+            self.by_length = Some((lengths, self.items.iter().cloned().collect()));
+        }
+    }
+
+    #[inline]
+    fn test(&self, text: &[u8], suffix: bool) -> bool {
+        match &self.by_length {
+            Some((lengths, set)) => lengths.iter().take_while(|&&n| n <= text.len()).any(|&n| {
+                let part = if suffix {
+                    &text[text.len() - n..]
+                } else {
+                    &text[..n]
+                };
+                set.contains(part)
+            }),
+            None => self.items.iter().any(|i| {
+                if suffix {
+                    text.ends_with(i)
+                } else {
+                    text.starts_with(i)
+                }
+            }),
+        }
     }
 }
 
@@ -178,8 +222,8 @@ fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
         cased,
         any: false,
         eq: HashSet::new(),
-        prefixes: Vec::new(),
-        suffixes: Vec::new(),
+        prefixes: Affixes::default(),
+        suffixes: Affixes::default(),
         contains: Vec::new(),
         contains_ac: None,
         globs: Vec::new(),
@@ -198,11 +242,11 @@ fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
                 Some(text)
             }
             "prefix" => {
-                leaf.prefixes.push(text.clone());
+                leaf.prefixes.items.push(text.as_bytes().into());
                 Some(text)
             }
             "suffix" => {
-                leaf.suffixes.push(text.clone());
+                leaf.suffixes.items.push(text.as_bytes().into());
                 Some(text)
             }
             "contains" => {
@@ -227,12 +271,71 @@ fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
             _ => anchors = None,
         }
     }
+    leaf.prefixes.index();
+    leaf.suffixes.index();
     if leaf.contains.len() > 8 {
         let needles: Vec<&[u8]> = leaf.contains.iter().map(|f| f.needle()).collect();
         leaf.contains_ac = Some(AhoCorasick::new(needles).map_err(|e| err(e.to_string()))?);
     }
     leaf.anchors = if cased { None } else { anchors };
     Ok(Node::Str(leaf))
+}
+
+/// ORed `re` leaves of one field become one alternation: one search instead of one per value.
+fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::with_capacity(parts.len());
+    // path -> (patterns, their Python fallbacks, the leaves as they were)
+    type Group = (Vec<String>, Vec<usize>, Vec<Node>);
+    let mut by_path: HashMap<u32, Group> = HashMap::new();
+    let mut order: Vec<u32> = Vec::new();
+    for part in parts {
+        match part {
+            Node::Re {
+                path,
+                patterns,
+                fallbacks,
+                regex,
+            } => {
+                let entry = by_path.entry(path).or_insert_with(|| {
+                    order.push(path);
+                    (Vec::new(), Vec::new(), Vec::new())
+                });
+                entry.0.extend(patterns.iter().cloned());
+                entry.1.extend(fallbacks.iter().copied());
+                entry.2.push(Node::Re {
+                    path,
+                    regex,
+                    patterns,
+                    fallbacks,
+                });
+            }
+            other => out.push(other),
+        }
+    }
+    for path in order {
+        let Some((patterns, fallbacks, originals)) = by_path.remove(&path) else {
+            continue;
+        };
+        if originals.len() == 1 {
+            out.extend(originals);
+            continue;
+        }
+        let joined = patterns
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|");
+        match Regex::new(&joined) {
+            Ok(regex) => out.push(Node::Re {
+                path,
+                regex,
+                patterns,
+                fallbacks,
+            }),
+            Err(_) => out.extend(originals), // too big together: searched one by one
+        }
+    }
+    out
 }
 
 pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
@@ -248,7 +351,7 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
     };
     Ok(match tag.as_str() {
         "and" => Node::And(children(1)?),
-        "or" => Node::Or(children(1)?),
+        "or" => Node::Or(merge_regexes(children(1)?)),
         "not" => Node::Not(Box::new(parse(&t.get_item(1)?, depth + 1)?)),
         "false" => Node::False,
         "str" => str_leaf(t)?,
@@ -260,7 +363,8 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
                 Ok(regex) => Node::Re {
                     path,
                     regex,
-                    fallback,
+                    patterns: vec![pattern],
+                    fallbacks: vec![fallback],
                 },
                 Err(_) => Node::Py(fallback), // a construct the regex crate lacks: Python's re decides
             }
@@ -373,10 +477,58 @@ pub fn need(node: &Node) -> Option<Need> {
                 Some(Need { anchors, cost })
             }
         }
+        Node::Re { path, patterns, .. } => {
+            let mut anchors = Vec::new();
+            let mut cost = 0.0;
+            for pattern in patterns {
+                for lit in regex_literals(pattern)? {
+                    cost += literal_cost(&lit);
+                    anchors.push(Anchor::Lit(*path, lit));
+                }
+            }
+            Some(Need {
+                anchors,
+                cost: cost.min(1.0),
+            })
+        }
         Node::Num { path, value } if value.is_finite() => Some(Need {
             anchors: vec![Anchor::Num(*path, number_key(*value))],
             cost: 0.05,
         }),
         _ => None,
+    }
+}
+
+/// Literals one of which every match of a case-sensitive pattern contains (lower-cased ASCII);
+/// None when the pattern ignores case somewhere, or has no such finite set of literals.
+fn regex_literals(pattern: &str) -> Option<Vec<String>> {
+    if pattern.contains("(?")
+        && pattern.contains('i')
+        && pattern.split("(?").skip(1).any(|g| {
+            g.chars()
+                .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+                .any(|c| c == 'i')
+        })
+    {
+        return None; // case-insensitive: Python's case folding reaches beyond what a literal shows
+    }
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    let mut out: Vec<String> = Vec::new();
+    for lit in literals {
+        let bytes = lit.as_bytes();
+        if bytes.is_empty() || !bytes.is_ascii() {
+            return None;
+        }
+        let text = String::from_utf8(bytes.to_ascii_lowercase()).ok()?;
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out)
     }
 }
