@@ -22,7 +22,7 @@ from collectors.evtx import is_evtx, iter_evtx_records
 from collectors.files import iter_file_records, iter_input_paths
 from collectors.pcap import CAPTURE_SUFFIXES, is_capture, iter_pcap_records
 from detections.models import AnomalyDetector, load_model
-from detections.sigma import Detector, RuleSet
+from detections.sigma import Detector, RuleSet, settle_heap
 from detections.sigma.values import load_placeholders
 from pipeline.enrich import AssetInventory, Enricher, GeoIP, ThreatIntel
 from pipeline.worker import EventProcessor
@@ -109,6 +109,7 @@ def run_detect(
     # Offline input: files may overlap in time, so correlations are decided in event-time order
     # once everything is read (detector.flush() below), whatever the file order.
     detector = Detector(ruleset, lateness_seconds=math.inf)
+    settle_heap()
     anomaly = [AnomalyDetector(load_model(Path(m)), lateness_seconds=math.inf, max_open=10_000_000) for m in models]
     processor = EventProcessor(
         detector, AssetInventory.load(assets) if assets else None, enrichers=enrichers, models=anomaly

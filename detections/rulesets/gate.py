@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detections.rulesets.state import RuleState, active_rule_files
-from detections.sigma import Detector, RuleInfo, RuleSet
+from detections.sigma import Detector, RuleInfo, RuleSet, settle_heap
 from detections.sigma.values import Placeholders
 from soc_core.errors import ConfigError
 from soc_core.models import Detection
@@ -64,8 +64,10 @@ class ActiveDetector(Detector):
         self._mtime = _mtime(state_file)
         self._files = active_rule_files(self.paths, self.state)
         self._missing = [p for p in self.paths if not p.exists()]
-        super().__init__(ruleset if ruleset is not None else self._load(self._files))
+        # the outer Detector only holds the rule set; the inner one (enabled rules) evaluates
+        super().__init__(ruleset if ruleset is not None else self._load(self._files), native=False)
         self._inner = Detector(self.ruleset, lateness_seconds=lateness_seconds)
+        settle_heap()
         self._paths = {r.id: r.path for r in self.ruleset.rules}
         self._next_check = time.monotonic() + check_every_s
         self.reloads = 0
@@ -100,6 +102,7 @@ class ActiveDetector(Detector):
             self._files = files
             self.ruleset = self._load(files)
             self._inner = Detector(self.ruleset, lateness_seconds=self.lateness_seconds)
+            settle_heap()
             self._paths = {r.id: r.path for r in self.ruleset.rules}
             log.info("rule set reloaded after a state change: %d rules", len(self.ruleset.rules))
         self.reloads += 1

@@ -423,10 +423,20 @@ pub enum Anchor {
     Num(u32, u64),
 }
 
-pub struct Need {
+/// Anchors one of which must be present (an OR of anchors), with its estimated chance.
+#[derive(Clone)]
+pub struct Clause {
     pub anchors: Vec<Anchor>,
     pub cost: f64,
 }
+
+/// A necessary condition for a rule: every clause has an anchor present (at most
+/// [`MAX_CLAUSES`] of a rule's ANDed parts, the rarest).
+pub struct Need {
+    pub clauses: Vec<Clause>,
+}
+
+pub const MAX_CLAUSES: usize = 3;
 
 pub fn number_key(value: f64) -> u64 {
     if value == 0.0 {
@@ -436,46 +446,63 @@ pub fn number_key(value: f64) -> u64 {
     }
 }
 
+fn single(anchors: Vec<Anchor>, cost: f64) -> Option<Need> {
+    if anchors.is_empty() {
+        return None;
+    }
+    Some(Need {
+        clauses: vec![Clause {
+            anchors,
+            cost: cost.min(1.0),
+        }],
+    })
+}
+
+fn by_cost(a: &Clause, b: &Clause) -> std::cmp::Ordering {
+    a.cost
+        .partial_cmp(&b.cost)
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// A necessary condition for `node` (see `prefilter.py` for the same idea over JSON bytes).
 pub fn need(node: &Node) -> Option<Need> {
     match node {
-        Node::And(parts) => parts.iter().filter_map(need).min_by(|a, b| {
-            a.cost
-                .partial_cmp(&b.cost)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        }),
+        Node::And(parts) => {
+            let mut clauses: Vec<Clause> = parts
+                .iter()
+                .filter_map(need)
+                .flat_map(|n| n.clauses)
+                .collect();
+            if clauses.is_empty() {
+                return None;
+            }
+            clauses.sort_by(by_cost);
+            clauses.truncate(MAX_CLAUSES);
+            Some(Need { clauses })
+        }
         Node::Or(parts) => {
-            let mut out = Need {
-                anchors: Vec::new(),
-                cost: 0.0,
-            };
             if parts.is_empty() {
                 return None;
             }
+            let mut anchors = Vec::new();
+            let mut cost = 0.0;
             for part in parts {
                 let n = need(part)?;
-                out.anchors.extend(n.anchors);
-                out.cost = (out.cost + n.cost).min(1.0);
+                let best = n.clauses.into_iter().min_by(by_cost)?;
+                anchors.extend(best.anchors);
+                cost += best.cost;
             }
-            Some(out)
+            single(anchors, cost)
         }
         Node::Str(leaf) => {
             let lits = leaf.anchors.as_ref()?;
-            if lits.is_empty() {
-                return None;
-            }
             let mut anchors = Vec::new();
             for path in &leaf.paths {
                 for lit in lits {
                     anchors.push(Anchor::Lit(*path, lit.clone()));
                 }
             }
-            let cost = lits.iter().map(|l| literal_cost(l)).sum::<f64>().min(1.0);
-            if anchors.is_empty() {
-                None
-            } else {
-                Some(Need { anchors, cost })
-            }
+            single(anchors, lits.iter().map(|l| literal_cost(l)).sum::<f64>())
         }
         Node::Re { path, patterns, .. } => {
             let mut anchors = Vec::new();
@@ -486,15 +513,11 @@ pub fn need(node: &Node) -> Option<Need> {
                     anchors.push(Anchor::Lit(*path, lit));
                 }
             }
-            Some(Need {
-                anchors,
-                cost: cost.min(1.0),
-            })
+            single(anchors, cost)
         }
-        Node::Num { path, value } if value.is_finite() => Some(Need {
-            anchors: vec![Anchor::Num(*path, number_key(*value))],
-            cost: 0.05,
-        }),
+        Node::Num { path, value } if value.is_finite() => {
+            single(vec![Anchor::Num(*path, number_key(*value))], 0.05)
+        }
         _ => None,
     }
 }

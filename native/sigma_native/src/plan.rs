@@ -14,17 +14,19 @@ struct LiteralIndex {
     automaton: AhoCorasick,
     gate: AhoCorasick, // leftmost-first over the same literals: SIMD prefilters (Teddy) apply to it
     ascii: bool, // every literal is ASCII: ASCII-lower-cased text can be scanned instead of str.lower()
-    rules: Vec<Vec<usize>>, // literal id -> rules anchored on it (at this path)
+    clauses: Vec<Vec<usize>>, // literal id -> clauses anchored on it (at this path)
 }
 
-/// literal -> id, and id -> rules, for one path while a plan is built
+/// literal -> id, and id -> clauses, for one path while a plan is built
 type LiteralTable = (HashMap<String, usize>, Vec<Vec<usize>>);
 
 pub struct Plan {
     always: Vec<usize>,
     literals: Vec<LiteralIndex>,
-    numbers: Vec<(u32, HashMap<u64, Vec<usize>>)>,
-    words: usize, // bitset size over rule indexes
+    numbers: Vec<(u32, HashMap<u64, Vec<usize>>)>, // path -> number -> clauses
+    clause_rule: Vec<usize>,                       // clause id -> rule
+    needed: Vec<u8>, // rule -> clauses it needs (0: not anchored here)
+    words: usize,    // bitset size over rule indexes
 }
 
 impl Plan {
@@ -33,29 +35,38 @@ impl Plan {
         let mut lits: HashMap<u32, LiteralTable> = HashMap::new();
         let mut nums: HashMap<u32, HashMap<u64, Vec<usize>>> = HashMap::new();
         let mut top = 0usize;
+        let mut clause_rule: Vec<usize> = Vec::new();
         for &rule in rules {
             top = top.max(rule);
+        }
+        let mut needed = vec![0u8; top + 1];
+        for &rule in rules {
             let Some(need) = needs.get(rule).and_then(|n| n.as_ref()) else {
                 always.push(rule);
                 continue;
             };
-            for anchor in &need.anchors {
-                match anchor {
-                    Anchor::Lit(path, lit) => {
-                        let (ids, by_id) = lits.entry(*path).or_default();
-                        let next = ids.len();
-                        let id = *ids.entry(lit.clone()).or_insert(next);
-                        if id == by_id.len() {
-                            by_id.push(Vec::new());
+            needed[rule] = need.clauses.len() as u8;
+            for clause in &need.clauses {
+                let cid = clause_rule.len();
+                clause_rule.push(rule);
+                for anchor in &clause.anchors {
+                    match anchor {
+                        Anchor::Lit(path, lit) => {
+                            let (ids, by_id) = lits.entry(*path).or_default();
+                            let next = ids.len();
+                            let id = *ids.entry(lit.clone()).or_insert(next);
+                            if id == by_id.len() {
+                                by_id.push(Vec::new());
+                            }
+                            if by_id[id].last() != Some(&cid) {
+                                by_id[id].push(cid);
+                            }
                         }
-                        if by_id[id].last() != Some(&rule) {
-                            by_id[id].push(rule);
-                        }
-                    }
-                    Anchor::Num(path, key) => {
-                        let list = nums.entry(*path).or_default().entry(*key).or_default();
-                        if list.last() != Some(&rule) {
-                            list.push(rule);
+                        Anchor::Num(path, key) => {
+                            let list = nums.entry(*path).or_default().entry(*key).or_default();
+                            if list.last() != Some(&cid) {
+                                list.push(cid);
+                            }
                         }
                     }
                 }
@@ -83,7 +94,7 @@ impl Plan {
                 automaton,
                 gate,
                 ascii,
-                rules: by_id,
+                clauses: by_id,
             });
         }
         let mut numbers: Vec<(u32, HashMap<u64, Vec<usize>>)> = nums.into_iter().collect();
@@ -92,19 +103,22 @@ impl Plan {
             always,
             literals,
             numbers,
+            clause_rule,
+            needed,
             words: top / 64 + 1,
         })
     }
 
-    /// Candidate rules of the event, ascending.
     /// (path, literal count, shortest literal) per literal index: for `Engine.describe_plans`.
     pub fn describe(&self) -> Vec<(u32, usize, usize)> {
         self.literals
             .iter()
-            .map(|l| (l.path, l.rules.len(), l.automaton.min_pattern_len()))
+            .map(|l| (l.path, l.clauses.len(), l.automaton.min_pattern_len()))
             .collect()
     }
 
+    /// Candidate rules of the event, ascending: every rule without anchors, and every rule each of
+    /// whose clauses has an anchor present.
     pub fn candidates<'py>(
         &self,
         view: &mut View<'py>,
@@ -114,9 +128,22 @@ impl Plan {
     ) -> Result<Vec<usize>, Stop> {
         let mut bits = vec![0u64; self.words];
         let mut buffer: Vec<u8> = Vec::new();
-        let mut set = |rule: usize| bits[rule >> 6] |= 1u64 << (rule & 63);
+        let mut clause_hit = vec![0u64; self.clause_rule.len() / 64 + 1];
+        let mut count = vec![0u8; self.needed.len()];
+        let (clause_rule, needed) = (&self.clause_rule, &self.needed);
+        let mut hit = |cid: usize, bits: &mut Vec<u64>| {
+            let (w, b) = (cid >> 6, 1u64 << (cid & 63));
+            if clause_hit[w] & b == 0 {
+                clause_hit[w] |= b;
+                let rule = clause_rule[cid];
+                count[rule] += 1;
+                if count[rule] == needed[rule] {
+                    bits[rule >> 6] |= 1u64 << (rule & 63);
+                }
+            }
+        };
         for &rule in &self.always {
-            set(rule);
+            bits[rule >> 6] |= 1u64 << (rule & 63);
         }
         stats[2] += self.always.len() as u64;
         for index in &self.literals {
@@ -146,8 +173,8 @@ impl Plan {
                 }
                 for found in index.automaton.find_overlapping_iter(text) {
                     stats[1] += 1;
-                    for &rule in &index.rules[found.pattern().as_usize()] {
-                        set(rule);
+                    for &cid in &index.clauses[found.pattern().as_usize()] {
+                        hit(cid, &mut bits);
                     }
                 }
             }
@@ -160,8 +187,8 @@ impl Plan {
                 if let Some(n) = as_number(py, &item, helpers)? {
                     if let Some(rules) = table.get(&number_key(n)) {
                         stats[3] += rules.len() as u64;
-                        for &rule in rules {
-                            set(rule);
+                        for &cid in rules {
+                            hit(cid, &mut bits);
                         }
                     }
                 }

@@ -360,6 +360,14 @@ impl<'py> View<'py> {
         if let Ok(s) = value.cast::<PyString>() {
             return Ok(Some(lower_text(py, s.to_str().map_err(|_| Stop::Bail)?)?));
         }
+        if let Ok(b) = value.cast::<PyBool>() {
+            return Ok(Some(if b.is_true() { "true" } else { "false" }.to_string()));
+        }
+        if value.is_instance_of::<PyInt>() {
+            if let Ok(i) = value.extract::<i64>() {
+                return Ok(Some(i.to_string())); // str(int).lower()
+            }
+        }
         let text = helpers
             .norm
             .bind(py)
