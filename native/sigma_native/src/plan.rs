@@ -1,6 +1,6 @@
 //! Candidate selection for the rules of one log-source route: per-field literal and number anchors.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -168,10 +168,12 @@ impl Plan {
                     lowered.as_bytes()
                 };
                 stats[0] += text.len() as u64;
-                if !index.gate.is_match(text) {
+                // every occurrence starts at or after the leftmost one: scan all from there
+                let Some(first) = index.gate.find(text) else {
                     continue;
-                }
-                for found in index.automaton.find_overlapping_iter(text) {
+                };
+                let rest = Input::new(text).span(first.start()..text.len());
+                for found in index.automaton.find_overlapping_iter(rest) {
                     stats[1] += 1;
                     for &cid in &index.clauses[found.pattern().as_usize()] {
                         hit(cid, &mut bits);
