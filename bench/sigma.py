@@ -281,7 +281,15 @@ def _measure(  # noqa: PLR0917 - private helper, every argument is one measured 
     naive_c = {p for p in naive_pairs if p[1] < min(common, naive_done)}
     ours_n = {p for p in ours if p[1] < min(common, naive_done) and p[0] in naive_ids}
     e2e_note = f", soc detect {e2e_events:,}" if e2e_events else ""
-    evaluator = "compiled (soc_sigma_native)" if detector.native else "Python (soc_sigma_native not installed)"
+    evaluator = "Python (soc_sigma_native not installed)"
+    c = detector.native_counters
+    if c is not None:
+        per = max(1, c["events"])
+        evaluator = (
+            f"compiled (soc_sigma_native: per event {c['candidates'] / per:.1f} candidate rules, "
+            f"{c['unanchored_candidates'] / per:.1f} of them without anchor, {c['scanned_bytes'] / per:,.0f} "
+            f"bytes of field text scanned, {c['handed_back']} events handed to the Python engine)"
+        )
     report.notes.append(
         f"{label} {len(files)} files, {len(ruleset.failures)} not loaded; evaluator {evaluator}; "
         f"engine saw {engine_seen:,} events "

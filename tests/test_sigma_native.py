@@ -122,8 +122,8 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     oracle = _pairs(Detector(ruleset, prefilter=False), events)
     native = Detector(ruleset)
     assert _pairs(native, events) == oracle
-    assert native._native is not None
-    counters = native._native.counters
+    counters = native.native_counters
+    assert counters is not None
     assert counters["handed_back"] == len(HANDED_BACK)
     assert counters["events"] == len(EVENTS)
     # the edges do what Sigma says (the oracle is not vacuous)

@@ -386,6 +386,11 @@ class Detector:
         """Whether the compiled evaluator is in use."""
         return self._native is not None
 
+    @property
+    def native_counters(self) -> dict[str, int] | None:
+        """The compiled evaluator's counters (see :attr:`NativeMatcher.counters`), None without it."""
+        return self._native.counters if self._native is not None else None
+
     def _candidates(self, flat: FlatEvent) -> tuple[int, ...]:
         """Every rule of the event's log-source buckets (the selection without prefilter)."""
         buckets = self._router.buckets(flat)

@@ -248,12 +248,19 @@ class NativeMatcher:
 
     @property
     def counters(self) -> dict[str, int]:
-        """Events decided here, handed back, candidates evaluated, rule errors (cumulative)."""
+        """Cumulative: events decided here and handed back, candidates evaluated, rule errors, route
+        plans, bytes of field text scanned for anchors, anchor occurrences, rules that were candidates
+        for lack of an anchor, and by a number anchor."""
         e = self._engine
+        scanned, occurrences, always, by_number = e.scan_counters()
         return {
             "events": e.events,
             "handed_back": e.handed_back,
             "candidates": e.candidates,
             "rule_errors": e.rule_errors,
             "plans": e.plan_count(),
+            "scanned_bytes": scanned,
+            "anchor_hits": occurrences,
+            "unanchored_candidates": always,
+            "number_candidates": by_number,
         }

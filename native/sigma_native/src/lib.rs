@@ -177,21 +177,6 @@ impl Engine {
         (self.scan[0], self.scan[1], self.scan[2], self.scan[3])
     }
 
-    /// Per plan: (path id, literal count, shortest literal length) of each per-field literal index.
-    fn describe_plans(&self) -> Vec<Vec<(u32, usize, usize)>> {
-        self.plans.iter().map(Plan::describe).collect()
-    }
-
-    /// Rules without a prefilter anchor (candidates for every event of their routes).
-    fn unanchored(&self) -> Vec<usize> {
-        self.needs
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.is_none())
-            .map(|(i, _)| i)
-            .collect()
-    }
-
     /// Number of prefilter plans built (one per distinct log-source routing key).
     fn plan_count(&self) -> usize {
         self.plans.len()

@@ -109,14 +109,6 @@ impl Plan {
         })
     }
 
-    /// (path, literal count, shortest literal) per literal index: for `Engine.describe_plans`.
-    pub fn describe(&self) -> Vec<(u32, usize, usize)> {
-        self.literals
-            .iter()
-            .map(|l| (l.path, l.clauses.len(), l.automaton.min_pattern_len()))
-            .collect()
-    }
-
     /// Candidate rules of the event, ascending: every rule without anchors, and every rule each of
     /// whose clauses has an anchor present.
     pub fn candidates<'py>(
