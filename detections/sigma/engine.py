@@ -40,7 +40,7 @@ from detections.sigma.correlation import (
 from detections.sigma.eventview import LazyFlat
 from detections.sigma.loader import ParsedDoc, RuleFailure, _describe, error_line, iter_rule_files, read_rule_file
 from detections.sigma.mapping import Bucket, SigmaMapping, iter_bucket_names, load_mapping, rule_bucket
-from detections.sigma.native import Lowering, NativeMatcher
+from detections.sigma.native import Decision, Lowering, NativeMatcher
 from detections.sigma.native import available as native_available
 from detections.sigma.prefilter import SPECIAL_LOWER, Need, Plan, build_plan, requirement, scanner_backend
 from detections.sigma.values import PlaceholderMissing, Placeholders, resolve_placeholders
@@ -262,42 +262,34 @@ class DetectionFacts:
 
     __slots__ = ("dedup_suffix", "entity", "event_id", "timestamp", "unit")
 
-    def __init__(self, get: Callable[[str], Any]) -> None:
-        """Facts from a field getter (a flat view's ``get``, or :func:`nested_getter` of a regular event)."""
+    def __init__(self, values: Sequence[Any]) -> None:
+        """Facts from the event's values at DETECTION_FIELDS (in that order; None where absent)."""
         entity: dict[str, str] = {}
         parts: list[str] = []
-        for name in _ENTITY_SORTED:
-            value = get(name)
+        for name, index in _ENTITY_SORTED:
+            value = values[index]
             if type(value) is list:
                 value = value[0] if value else None
             if value is not None and not isinstance(value, dict):
                 text = value if type(value) is str else str(value)
                 entity[name] = text
                 parts.append(name + "=" + text)
-        unit = get("soc.unit.code")
+        unit, event_id, timestamp = values[_UNIT], values[_EVENT_ID], values[_TIMESTAMP]
         self.entity = entity
         self.unit: str | None = str(unit) if unit is not None and not isinstance(unit, dict | list) else None
-        self.event_id = str(get("event.id") or "")
-        self.timestamp = str(get("@timestamp") or "")
+        self.event_id = str(event_id or "")
+        self.timestamp = str(timestamp or "")
         self.dedup_suffix = "|".join(parts)
 
+    @classmethod
+    def read(cls, get: Callable[[str], Any]) -> DetectionFacts:
+        """Facts through a field getter (a flat view's ``get``)."""
+        return cls([get(name) for name in DETECTION_FIELDS])
 
-_PARTS = {name: tuple(name.split(".")) for name in DETECTION_FIELDS}
-_ENTITY_SORTED = tuple(sorted(ENTITY_FIELDS))  # the dedup key lists the entity by field name
 
-
-def nested_getter(event: dict[str, Any]) -> Callable[[str], Any]:
-    """A getter of DETECTION_FIELDS reading ``event`` as nested keys (an event without dotted keys)."""
-
-    def get(name: str) -> Any:
-        obj: Any = event
-        for part in _PARTS[name]:
-            if type(obj) is not dict:
-                return None
-            obj = obj.get(part)
-        return obj
-
-    return get
+# the dedup key lists the entity by field name
+_ENTITY_SORTED = tuple(sorted((name, DETECTION_FIELDS.index(name)) for name in ENTITY_FIELDS))
+_UNIT, _EVENT_ID, _TIMESTAMP = (DETECTION_FIELDS.index(n) for n in ("soc.unit.code", "event.id", "@timestamp"))
 
 
 def make_detection(
@@ -305,7 +297,7 @@ def make_detection(
 ) -> Detection:
     """The Detection of rule ``info`` firing on ``event`` (``facts`` when already read)."""
     if facts is None:
-        facts = DetectionFacts((flat if flat is not None else flatten_event(event)).get)
+        facts = DetectionFacts.read((flat if flat is not None else flatten_event(event)).get)
     return Detection(
         rule_id=info.id,
         rule_title=info.title,
@@ -372,7 +364,7 @@ class Detector:
         self._native: NativeMatcher | None = None
         if use_native and self._rules:
             self._native = NativeMatcher(
-                ruleset.lowering, self._router.key_fields, self._rules_of_route, extra_paths=DETECTION_FIELDS
+                ruleset.lowering, self._router.key_fields, self._rules_of_route, fact_fields=DETECTION_FIELDS
             )
         self._native_seen = {"candidates": 0, "rule_errors": 0}
         self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
@@ -444,7 +436,7 @@ class Detector:
         prefilter = self.prefilter
         select = self._select
         evaluated = 0
-        decided: list[tuple[int, ...] | None] | None = None
+        decided: list[Decision] | None = None
         feeding = self._feeding
         if self._native is not None:
             batch = events if type(events) is list else list(events)
@@ -454,16 +446,17 @@ class Detector:
             if not isinstance(event, dict):  # defensive: decoded JSON of any shape may come in
                 continue  # type: ignore[unreachable]
             evaluated += 1
-            known = decided[position] if decided is not None else None
+            hit = decided[position] if decided is not None else None
+            known: tuple[int, ...] | None = None
             ts = 0.0
-            if known is not None:  # the compiled evaluator decided: ``known`` are the matching rules
+            if hit is not None:  # the compiled evaluator decided: ``known`` are the matching rules
                 if states is not None:  # the extension checked the root's keys: no dotted key
                     ts = self._clock(event.get("@timestamp"))
-                if not known:
+                if not hit:
                     continue
+                known, values = hit
                 if states is None or feeding.isdisjoint(known):
-                    # it walked the dicts on DETECTION_FIELDS too: they read as nested keys
-                    facts = DetectionFacts(nested_getter(event))
+                    facts = DetectionFacts(values)  # the values at DETECTION_FIELDS, read by the extension
                     out.extend(make_detection(rules[i].info, event, facts=facts) for i in known if rules[i].emits)
                     continue
                 # correlation fields may lie anywhere: an event feeding one is checked in full

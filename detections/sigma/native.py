@@ -56,9 +56,12 @@ try:  # built from native/sigma_native by `make install`; optional at run time
 except ImportError:  # pragma: no cover - depends on the installation
     _native = None
 
-__all__ = ["Lowering", "NativeMatcher", "available"]
+__all__ = ["Decision", "Lowering", "NativeMatcher", "available"]
 
 Tree = tuple[Any, ...]
+# Per event: None (the Python engine decides), () (no rule matches) or (matching rule indexes,
+# the event's values at the matcher's fact fields).
+Decision = tuple[()] | tuple[tuple[int, ...], tuple[Any, ...]] | None
 _COMPARE = {
     CompareOperators.LT: "lt",
     CompareOperators.LTE: "lte",
@@ -220,12 +223,14 @@ class NativeMatcher:
         lowering: Lowering,
         route_fields: Sequence[str],
         rules_for_route: Callable[[tuple[str | None, ...]], Sequence[int]],
-        extra_paths: Sequence[str] = (),
+        fact_fields: Sequence[str] = (),
     ) -> None:
+        """``fact_fields``: fields whose values come back with each matching event; they are walked
+        too, so the dicts on their paths are checked for dotted keys."""
         if _native is None:
             raise RuntimeError("the soc_sigma_native extension is not installed (make install builds it)")
         paths = dict(lowering.paths)
-        for name in [*route_fields, *extra_paths]:  # walked too, so that their dicts are checked for dotted keys
+        for name in [*route_fields, *fact_fields]:
             paths.setdefault(name, len(paths))
         ordered = sorted(paths, key=paths.__getitem__)
         self._engine = _native.Engine(
@@ -239,11 +244,12 @@ class NativeMatcher:
             route_text,
             lambda key: list(rules_for_route(key)),
             list(COMMON_SUBSTRINGS),
+            [paths[f] for f in fact_fields],
         )
 
-    def match(self, events: list[Any]) -> list[tuple[int, ...] | None]:
-        """Per event: the matching rule indexes (ascending), or None for the Python engine."""
-        result: list[tuple[int, ...] | None] = self._engine.match_batch(events)
+    def match(self, events: list[Any]) -> list[Decision]:
+        """Per event: see :data:`Decision` (rule indexes ascending, fact values in field order)."""
+        result: list[Decision] = self._engine.match_batch(events)
         return result
 
     @property

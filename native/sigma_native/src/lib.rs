@@ -31,6 +31,7 @@ struct Engine {
     needs: Vec<Option<ir::Need>>,
     trie: Trie,
     route_paths: Vec<u32>,
+    fact_paths: Vec<u32>,
     path_count: usize,
     helpers: Helpers,
     rules_for_route: Py<PyAny>,
@@ -56,7 +57,8 @@ impl Engine {
     /// `flat -> bool`; `flat_factory(event)` makes the flat view they read; `as_text`,
     /// `as_number`, `norm` are the Python value semantics for the rare values handled there;
     /// `rules_for_route(key)` gives the sorted rule indexes of a routing key (tuple of str|None);
-    /// `common`: substrings too frequent to be good prefilter anchors.
+    /// `common`: substrings too frequent to be good prefilter anchors; `fact_paths`: path ids whose
+    /// values come back with each matching event.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -70,6 +72,7 @@ impl Engine {
         norm: Py<PyAny>,
         rules_for_route: Py<PyAny>,
         common: Vec<String>,
+        fact_paths: Vec<u32>,
     ) -> PyResult<Self> {
         // the first engine's list stands for the process (it is a constant of the Python side)
         let _ = ir::COMMON.set(common);
@@ -83,6 +86,7 @@ impl Engine {
             needs,
             trie: Trie::new(&paths),
             route_paths,
+            fact_paths,
             path_count: paths.len(),
             helpers: Helpers {
                 fallbacks,
@@ -102,8 +106,9 @@ impl Engine {
         })
     }
 
-    /// For each event: a tuple of the rule indexes that match it (ascending), or `None` when the
-    /// Python engine must evaluate it.
+    /// For each event: `()` when no rule matches, `(rules, values)` when some do (the rule indexes
+    /// ascending, the values at `fact_paths`, None where absent), or `None` when the Python engine
+    /// must evaluate it.
     fn match_batch<'py>(
         &mut self,
         py: Python<'py>,
@@ -165,7 +170,13 @@ impl Engine {
             if matched.is_empty() {
                 out.append(&empty)?;
             } else {
-                out.append(PyTuple::new(py, &matched)?)?;
+                let values = self.fact_paths.iter().map(|&p| {
+                    view.slot(p)
+                        .cloned()
+                        .unwrap_or_else(|| py.None().into_bound(py))
+                });
+                let facts = PyTuple::new(py, values)?;
+                out.append((PyTuple::new(py, &matched)?, facts))?;
             }
         }
         Ok(out)
