@@ -9,20 +9,15 @@ from collectors.files import iter_file_records
 from pipeline.enrich import AssetInventory
 from pipeline.parsers import parse_record
 from soc_core.models import RawRecord
+from soc_demo.events import FORMATS
 from soc_demo.generator import generate
 
 DEMO_ASSETS = Path(__file__).resolve().parent.parent / "soc_demo" / "assets.yml"
-LOG_FORMATS = {
-    "nginx_access.log": "nginx",
-    "apache_access.log": "apache",
-    "auth.log": "auth",
-    "windows.jsonl": "winjson",
-}
 
 
 def demo_files(out: Path, *, scale: float) -> list[tuple[Path, str]]:
     generate(out, scale=scale)
-    return [(out / name, fmt) for name, fmt in LOG_FORMATS.items() if (out / name).exists()]
+    return [(out / name, fmt) for name, fmt in FORMATS.items() if (out / name).exists()]
 
 
 def demo_records(out: Path, *, scale: float) -> list[RawRecord]:

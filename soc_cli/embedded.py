@@ -36,6 +36,7 @@ from soc_core.errors import ConfigError
 from soc_core.models import DeadLetter
 from soc_core.settings import Settings
 from soc_core.stores import EventStore
+from soc_demo.events import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +97,7 @@ def ingest_demo(settings: Settings, bus: Bus) -> int:
         dlq_topic=settings.topic_prefix + topics.DLQ,
     )
     n = 0
-    formats = {
-        "nginx_access.log": "nginx",
-        "apache_access.log": "apache",
-        "auth.log": "auth",
-        "windows.jsonl": "winjson",
-    }
-    for name, fmt in formats.items():
+    for name, fmt in FORMATS.items():
         path = demo_dir / name
         if not path.exists():
             continue

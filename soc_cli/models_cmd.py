@@ -21,16 +21,12 @@ from pipeline.parsers import parse_record
 from soc_cli.detect import INPUT_FORMATS, read_records
 from soc_core.errors import InputError, ParseError
 from soc_core.models import DeadLetter
+from soc_demo.events import FORMATS
 
 # The demo model: more trees and a 2.5 % threshold, so the demo's small web-scanning bursts show up.
 DEMO_CONTAMINATION = 0.025
 DEMO_TREES = 200
-DEMO_FORMATS = {
-    "nginx_access.log": "nginx",
-    "apache_access.log": "apache",
-    "auth.log": "auth",
-    "windows.jsonl": "winjson",
-}
+DEMO_FORMATS = FORMATS
 
 
 @dataclass

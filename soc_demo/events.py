@@ -16,6 +16,7 @@ APACHE = "apache_access.log"
 AUTH = "auth.log"
 WINDOWS = "windows.jsonl"
 FILES = (NGINX, APACHE, AUTH, WINDOWS)
+FORMATS = {NGINX: "nginx", APACHE: "apache", AUTH: "auth", WINDOWS: "winjson"}  # file -> parser format
 
 
 class Rule:

@@ -347,13 +347,14 @@ class Detector:
             CorrelationEngine(ruleset.correlation_plan, config) if ruleset._correlations else None
         )
         self._watermark: float | None = None
-        self.rule_errors = 0  # evaluator exceptions (should stay 0; counted, never raised)
+        self._rule_errors = 0  # Python evaluator exceptions (see rule_errors)
         # A subclass that chooses its own candidates (e.g. a benchmark's naive loop) keeps that choice.
         self.prefilter = prefilter and type(self)._candidates is Detector._candidates
         self.backend = backend or scanner_backend()
         self._needs = [c.need for c in self._rules]
         self._plans: dict[frozenset[Bucket], Plan] = {}
         self._plan_by_route: dict[tuple[str | None, ...], Plan] = {}
+        # Python path only; the compiled evaluator's figures are in native_counters
         self.stats = {"events": 0, "candidates": 0, "full_flatten": 0}
         # The compiled evaluator (detections.sigma.native) decides what it can; None: Python only.
         use_native = self.prefilter if native is None else native
@@ -366,17 +367,18 @@ class Detector:
             self._native = NativeMatcher(
                 ruleset.lowering, self._router.key_fields, self._rules_of_route, fact_fields=DETECTION_FIELDS
             )
-        self._native_seen = {"candidates": 0, "rule_errors": 0}
         self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
-
-    def _rules_of_route(self, key: tuple[str | None, ...]) -> tuple[int, ...]:
-        buckets = self._router.buckets_of_key(key)
-        return tuple(sorted(set(itertools.chain.from_iterable(self._by_bucket.get(b, ()) for b in buckets))))
 
     @property
     def native(self) -> bool:
         """Whether the compiled evaluator is in use."""
         return self._native is not None
+
+    @property
+    def rule_errors(self) -> int:
+        """Rule evaluations that raised (should stay 0; counted as no match, never raised)."""
+        native = self._native.counters["rule_errors"] if self._native is not None else 0
+        return self._rule_errors + native
 
     @property
     def native_counters(self) -> dict[str, int] | None:
@@ -385,7 +387,13 @@ class Detector:
 
     def _candidates(self, flat: FlatEvent) -> tuple[int, ...]:
         """Every rule of the event's log-source buckets (the selection without prefilter)."""
-        buckets = self._router.buckets(flat)
+        return self._rules_of_buckets(self._router.buckets(flat))
+
+    def _rules_of_route(self, key: tuple[str | None, ...]) -> tuple[int, ...]:
+        """:meth:`_candidates` of an event with this routing key (asked by the compiled evaluator)."""
+        return self._rules_of_buckets(self._router.buckets_of_key(key))
+
+    def _rules_of_buckets(self, buckets: frozenset[Bucket]) -> tuple[int, ...]:
         hit = self._candidates_cache.get(buckets)
         if hit is None:
             hit = tuple(sorted(set(itertools.chain.from_iterable(self._by_bucket.get(b, ()) for b in buckets))))
@@ -441,7 +449,6 @@ class Detector:
         if self._native is not None:
             batch = events if type(events) is list else list(events)
             decided = self._native.match(batch)
-            self._sync_native()
         for position, event in enumerate(events):
             if not isinstance(event, dict):  # defensive: decoded JSON of any shape may come in
                 continue  # type: ignore[unreachable]
@@ -479,7 +486,7 @@ class Detector:
                     try:
                         matched = compiled.evaluate(flat)
                     except Exception:
-                        self.rule_errors += 1
+                        self._rule_errors += 1
                         continue
                     if not matched:
                         continue
@@ -502,17 +509,6 @@ class Detector:
         if self._watermark is None or stamp > self._watermark:
             self._watermark = stamp
         return stamp
-
-    def _sync_native(self) -> None:
-        assert self._native is not None
-        counters = self._native.counters
-        for name in ("candidates", "rule_errors"):
-            delta = counters[name] - self._native_seen[name]
-            self._native_seen[name] = counters[name]
-            if name == "candidates":
-                self.stats["candidates"] += delta
-            else:
-                self.rule_errors += delta
 
     def flush(self) -> list[Detection]:
         """End of input: correlation windows still open or waiting for late events are decided now."""

@@ -194,7 +194,6 @@ class Lowering:
         return self._py(compile_node(node, self.keyword_fields))
 
     def _value(self, name: str, value: Any, depth: int) -> Tree:
-        path = self._path(name)
         if isinstance(value, SigmaExpansion):
             return ("or", [self._value(name, v, depth + 1) for v in value.values])
         if isinstance(value, SigmaString):
@@ -203,15 +202,15 @@ class Lowering:
             fallback = self._py(field_test(name, compile_value(value)))
             flags = "".join(sorted(_FLAGS[f] for f in value.flags))
             translated = rust_regex(str(value.regexp), flags)
-            return fallback if translated is None else ("re", path, translated, fallback[1])
+            return fallback if translated is None else ("re", self._path(name), translated, fallback[1])
         if isinstance(value, SigmaCompareExpression) and value.op in _COMPARE:
-            return ("cmp", path, _COMPARE[value.op], float(value.number.number))
+            return ("cmp", self._path(name), _COMPARE[value.op], float(value.number.number))
         if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
-            return ("num", path, float(value.number))
+            return ("num", self._path(name), float(value.number))
         if isinstance(value, SigmaNull):
-            return ("null", path)
+            return ("null", self._path(name))
         if isinstance(value, SigmaExists):
-            return ("exists", path, bool(value.exists))
+            return ("exists", self._path(name), bool(value.exists))
         return self._py(field_test(name, compile_value(value)))
 
 

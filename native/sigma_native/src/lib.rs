@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use std::collections::HashMap;
 
 use eval::{evaluate, Stop};
-use plan::Plan;
+use plan::{Plan, Scratch};
 use view::{Helpers, Trie, View};
 
 const MAX_PLANS: usize = 4096;
@@ -46,8 +46,10 @@ struct Engine {
     candidates: u64,
     #[pyo3(get)]
     rule_errors: u64,
-    /// prefilter work: bytes of field text scanned, literal occurrences found
+    /// prefilter work: bytes of field text scanned, literal occurrences found, rules always
+    /// candidates, rules selected by a number
     scan: [u64; 4],
+    scratch: Scratch,
 }
 
 #[pymethods]
@@ -103,6 +105,7 @@ impl Engine {
             candidates: 0,
             rule_errors: 0,
             scan: [0, 0, 0, 0],
+            scratch: Scratch::default(),
         })
     }
 
@@ -124,44 +127,7 @@ impl Engine {
                 continue;
             };
             view.reset();
-            if !view.load(&self.trie, dict) {
-                self.handed_back += 1;
-                out.append(py.None())?;
-                continue;
-            }
-            let plan = match self.plan_of(py, &mut view) {
-                Ok(Some(p)) => p,
-                Ok(None) => {
-                    self.handed_back += 1;
-                    out.append(py.None())?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let candidates =
-                match self.plans[plan].candidates(&mut view, &self.helpers, py, &mut self.scan) {
-                    Ok(c) => c,
-                    Err(_) => {
-                        self.handed_back += 1;
-                        out.append(py.None())?;
-                        continue;
-                    }
-                };
-            self.candidates += candidates.len() as u64;
-            matched.clear();
-            let mut bail = false;
-            for rule in candidates {
-                match evaluate(&self.rules[rule], &mut view, &self.helpers, py) {
-                    Ok(true) => matched.push(rule),
-                    Ok(false) => {}
-                    Err(Stop::Error) => self.rule_errors += 1,
-                    Err(Stop::Bail) => {
-                        bail = true;
-                        break;
-                    }
-                }
-            }
-            if bail {
+            if !(view.load(&self.trie, dict) && self.decide(py, &mut view, &mut matched)?) {
                 self.handed_back += 1;
                 out.append(py.None())?;
                 continue;
@@ -195,6 +161,34 @@ impl Engine {
 }
 
 impl Engine {
+    /// The rules matching a loaded event, into `matched`; false when the Python engine must decide.
+    fn decide<'py>(
+        &mut self,
+        py: Python<'py>,
+        view: &mut View<'py>,
+        matched: &mut Vec<usize>,
+    ) -> PyResult<bool> {
+        let Some(plan) = self.plan_of(py, view)? else {
+            return Ok(false);
+        };
+        let found =
+            self.plans[plan].candidates(view, &self.helpers, py, &mut self.scan, &mut self.scratch);
+        let Ok(candidates) = found else {
+            return Ok(false);
+        };
+        self.candidates += candidates.len() as u64;
+        matched.clear();
+        for rule in candidates {
+            match evaluate(&self.rules[rule], view, &self.helpers, py) {
+                Ok(true) => matched.push(rule),
+                Ok(false) => {}
+                Err(Stop::Error) => self.rule_errors += 1,
+                Err(Stop::Bail) => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     fn plan_of(&mut self, py: Python<'_>, view: &mut View<'_>) -> PyResult<Option<usize>> {
         let mut key: Vec<Option<String>> = Vec::with_capacity(self.route_paths.len());
         for &path in &self.route_paths {

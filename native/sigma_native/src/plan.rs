@@ -20,6 +20,20 @@ struct LiteralIndex {
 /// literal -> id, and id -> clauses, for one path while a plan is built
 type LiteralTable = (HashMap<String, usize>, Vec<Vec<usize>>);
 
+/// Per-event working memory of [`Plan::candidates`], kept between events (no allocation per event).
+#[derive(Default)]
+pub struct Scratch {
+    bits: Vec<u64>,       // candidate rules
+    clause_hit: Vec<u64>, // clauses with an anchor found
+    count: Vec<u8>,       // rule -> clauses hit
+    buffer: Vec<u8>,      // ASCII-lower-cased text
+}
+
+fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
+    v.clear();
+    v.resize(n, T::default());
+}
+
 pub struct Plan {
     always: Vec<usize>,
     literals: Vec<LiteralIndex>,
@@ -117,11 +131,17 @@ impl Plan {
         helpers: &Helpers,
         py: Python<'py>,
         stats: &mut [u64; 4],
+        scratch: &mut Scratch,
     ) -> Result<Vec<usize>, Stop> {
-        let mut bits = vec![0u64; self.words];
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut clause_hit = vec![0u64; self.clause_rule.len() / 64 + 1];
-        let mut count = vec![0u8; self.needed.len()];
+        let Scratch {
+            bits,
+            clause_hit,
+            count,
+            buffer,
+        } = scratch;
+        zeroed(bits, self.words);
+        zeroed(clause_hit, self.clause_rule.len() / 64 + 1);
+        zeroed(count, self.needed.len());
         let (clause_rule, needed) = (&self.clause_rule, &self.needed);
         let mut hit = |cid: usize, bits: &mut Vec<u64>| {
             let (w, b) = (cid >> 6, 1u64 << (cid & 63));
@@ -153,7 +173,7 @@ impl Plan {
                 let text: &[u8] = if plain.is_ascii() || (index.ascii && !lowers_to_ascii(plain)) {
                     buffer.clear();
                     buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
-                    &buffer
+                    buffer
                 } else {
                     view.ensure_texts(index.path, true, helpers, py)?;
                     lowered = view.texts(index.path, true)[i].as_str();
@@ -168,7 +188,7 @@ impl Plan {
                 for found in index.automaton.find_overlapping_iter(rest) {
                     stats[1] += 1;
                     for &cid in &index.clauses[found.pattern().as_usize()] {
-                        hit(cid, &mut bits);
+                        hit(cid, bits);
                     }
                 }
             }
@@ -182,7 +202,7 @@ impl Plan {
                     if let Some(rules) = table.get(&number_key(n)) {
                         stats[3] += rules.len() as u64;
                         for &cid in rules {
-                            hit(cid, &mut bits);
+                            hit(cid, bits);
                         }
                     }
                 }
