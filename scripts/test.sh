@@ -9,6 +9,8 @@ echo "== lint"
 "$BIN/ruff" format --check .
 echo "== typecheck"
 "$BIN/mypy"
+echo "== native (clippy, unit tests of the compiled Sigma evaluator)"
+(cd native/sigma_native && cargo clippy --quiet --release --all-targets -- -D warnings && cargo test --quiet --release)
 
 echo "== system packages (Debian chromium for UI tests, DejaVu fonts for PDF forms)"
 scripts/system-deps.sh

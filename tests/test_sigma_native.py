@@ -194,3 +194,36 @@ def test_rule_errors_are_counted_not_raised(tmp_path: Path) -> None:
 )
 def test_regex_dialect_check(pattern: str, flags: str, expected: str | None) -> None:
     assert rust_regex(pattern, flags) == expected
+
+
+def test_many_literals_of_one_field(tmp_path: Path) -> None:
+    # Over 64 literals on one field are found by grams instead of an automaton: every length
+    # (1 to 3 bytes are looked up whole), overlapping literals, text edges, non-ASCII text.
+    words = [f"tok{i:02d}x" for i in range(70)] + ["q", "zz", "yyy", "abcdefg", "cdef"]
+    rules = {
+        "any": f"sel: {{CommandLine|contains: {words}}}",
+        "both": "sel: {CommandLine|contains|all: ['cdef', 'abcdefg']}",
+        "start": "sel: {CommandLine|startswith: 'tok07x'}",
+    }
+    for i, (name, detection) in enumerate(rules.items()):
+        text = (
+            f"title: '{name}'\nid: {RULE_ID.format(100 + i)}\n{SYSMON}\ndetection:\n  {detection}\n  condition: sel\n"
+        )
+        (tmp_path / f"{name}.yml").write_text(text, encoding="utf-8")
+    ruleset = RuleSet.load([tmp_path])
+    assert not ruleset.failures, ruleset.failures
+    texts = ["TOK07X first", "ends with tok69X", "abcdefg", "xcdefx", "Q", "yy", "yyy", "Ứng TOK33x", "", "tok7x"]
+    events = [_event(n, CommandLine=text) for n, text in enumerate(texts)]
+    oracle = _pairs(Detector(ruleset, prefilter=False), events)
+    assert _pairs(Detector(ruleset), events) == oracle
+    assert oracle == {
+        ("any", "e0"),
+        ("start", "e0"),
+        ("any", "e1"),
+        ("any", "e2"),
+        ("both", "e2"),
+        ("any", "e3"),
+        ("any", "e4"),
+        ("any", "e6"),
+        ("any", "e7"),
+    }

@@ -6,13 +6,60 @@ use pyo3::prelude::*;
 use std::collections::HashMap;
 
 use crate::eval::Stop;
+use crate::grams::GramIndex;
 use crate::ir::{number_key, Anchor, Need};
 use crate::view::{as_number, items, Helpers, View};
 
+/// How the literals of one field are found: few literals by Aho-Corasick (a leftmost-first gate,
+/// where SIMD prefilters apply, then every overlapping occurrence from the first one on); many
+/// literals by their grams ([`GramIndex`]: an automaton over thousands of literals is megabytes,
+/// a cache miss per byte of text).
+enum Finder {
+    Automaton { all: AhoCorasick, gate: AhoCorasick },
+    Grams(GramIndex),
+}
+
+/// Above this many literals a field's literals are found by grams.
+const AUTOMATON_LITERALS: usize = 64;
+
+impl Finder {
+    fn build(words: &[&str]) -> PyResult<Finder> {
+        if words.len() > AUTOMATON_LITERALS {
+            return Ok(Finder::Grams(GramIndex::new(words)));
+        }
+        let all = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(words)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let gate = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(words)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Finder::Automaton { all, gate })
+    }
+
+    /// `found(literal id)` for every occurrence of every literal in `text`.
+    fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
+        match self {
+            Finder::Grams(grams) => grams.scan(text, found),
+            Finder::Automaton { all, gate } => {
+                // every occurrence starts at or after the leftmost one: scan all from there
+                let Some(first) = gate.find(text) else {
+                    return;
+                };
+                let rest = Input::new(text).span(first.start()..text.len());
+                for occurrence in all.find_overlapping_iter(rest) {
+                    found(occurrence.pattern().as_usize());
+                }
+            }
+        }
+    }
+}
+
 struct LiteralIndex {
     path: u32,
-    automaton: AhoCorasick,
-    gate: AhoCorasick, // leftmost-first over the same literals: SIMD prefilters (Teddy) apply to it
+    finder: Finder,
     ascii: bool, // every literal is ASCII: ASCII-lower-cased text can be scanned instead of str.lower()
     clauses: Vec<Vec<usize>>, // literal id -> clauses anchored on it (at this path)
 }
@@ -94,19 +141,10 @@ impl Plan {
             let mut words: Vec<(String, usize)> = ids.into_iter().collect();
             words.sort_by_key(|(_, id)| *id);
             let ascii = words.iter().all(|(w, _)| w.is_ascii());
-            let automaton = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(words.iter().map(|(w, _)| w.as_str()))
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let gate = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(words.iter().map(|(w, _)| w.as_str()))
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let finder = Finder::build(&words.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())?;
             literals.push(LiteralIndex {
                 path,
-                automaton,
-                gate,
+                finder,
                 ascii,
                 clauses: by_id,
             });
@@ -180,17 +218,12 @@ impl Plan {
                     lowered.as_bytes()
                 };
                 stats[0] += text.len() as u64;
-                // every occurrence starts at or after the leftmost one: scan all from there
-                let Some(first) = index.gate.find(text) else {
-                    continue;
-                };
-                let rest = Input::new(text).span(first.start()..text.len());
-                for found in index.automaton.find_overlapping_iter(rest) {
+                index.finder.scan(text, |literal| {
                     stats[1] += 1;
-                    for &cid in &index.clauses[found.pattern().as_usize()] {
+                    for &cid in &index.clauses[literal] {
                         hit(cid, bits);
                     }
-                }
+                });
             }
         }
         for (path, table) in &self.numbers {

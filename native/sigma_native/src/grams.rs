@@ -1,0 +1,185 @@
+//! Finding which of many literals occur in a short text: one 4-byte gram per literal, looked up at
+//! every position of the text, each hit verified against its literal.
+//!
+//! An Aho-Corasick automaton over thousands of literals (the command-line anchors of the
+//! process-creation rules are ~10,000) is megabytes: scanning a short field then costs a cache miss
+//! per byte. Here each literal of 4 bytes or more registers one of its 4-byte grams (the one fewest
+//! other literals share); a scan reads the gram at each position, tests a 16 KiB bitmap, and only
+//! on a set bit looks the gram up and compares the literals registered under it. Shorter literals
+//! are looked up by their whole value at each position. Every occurrence of every literal is
+//! reported, as the overlapping automaton reports them; the result is exact, not approximate.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::fxhash::FxHasher;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+const BLOOM_BITS: u32 = 17; // 2^17 bits: 16 KiB
+
+#[inline]
+fn bloom_slot(key: u32) -> usize {
+    (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
+}
+
+#[inline]
+fn key_at(text: &[u8], at: usize, len: usize) -> u32 {
+    let mut key = 0u32;
+    for &b in &text[at..at + len] {
+        key = (key << 8) | u32::from(b);
+    }
+    key
+}
+
+/// Literals keyed by the bytes of one window length (4 for long literals, 1..=3 for short ones).
+struct Window {
+    len: usize,
+    bloom: Vec<u64>,
+    /// key -> range of `entries`
+    slots: FxMap<u32, (u32, u32)>,
+    /// (literal id, offset of the window inside the literal)
+    entries: Vec<(u32, u32)>,
+}
+
+impl Window {
+    fn build(len: usize, mut keyed: Vec<(u32, u32, u32)>) -> Window {
+        keyed.sort_unstable();
+        let mut bloom = vec![0u64; 1 << (BLOOM_BITS - 6)];
+        let mut slots = FxMap::default();
+        let mut entries = Vec::with_capacity(keyed.len());
+        let mut i = 0;
+        while i < keyed.len() {
+            let key = keyed[i].0;
+            let start = entries.len() as u32;
+            while i < keyed.len() && keyed[i].0 == key {
+                entries.push((keyed[i].1, keyed[i].2));
+                i += 1;
+            }
+            slots.insert(key, (start, entries.len() as u32));
+            let slot = bloom_slot(key);
+            bloom[slot >> 6] |= 1u64 << (slot & 63);
+        }
+        Window {
+            len,
+            bloom,
+            slots,
+            entries,
+        }
+    }
+}
+
+/// The literals of one field, ready to be found in its texts.
+pub struct GramIndex {
+    literals: Vec<Box<[u8]>>,
+    windows: Vec<Window>,
+    empty: Vec<u32>, // empty literals occur in every text
+}
+
+impl GramIndex {
+    pub fn new(literals: &[&str]) -> GramIndex {
+        let bytes: Vec<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
+        // how many literals hold each gram: the rarest gram of a literal is its key
+        let mut share: FxMap<u32, u32> = FxMap::default();
+        for lit in &bytes {
+            let mut seen: Vec<u32> = (0..lit.len().saturating_sub(3))
+                .map(|at| key_at(lit, at, 4))
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for key in seen {
+                *share.entry(key).or_default() += 1;
+            }
+        }
+        let mut by_len: [Vec<(u32, u32, u32)>; 5] = Default::default();
+        let mut empty = Vec::new();
+        for (id, lit) in bytes.iter().enumerate() {
+            let id = id as u32;
+            match lit.len() {
+                0 => empty.push(id),
+                n @ 1..=3 => by_len[n].push((key_at(lit, 0, n), id, 0)),
+                n => {
+                    let at = (0..=n - 4)
+                        .min_by_key(|&at| share.get(&key_at(lit, at, 4)).copied().unwrap_or(0))
+                        .unwrap_or(0);
+                    by_len[4].push((key_at(lit, at, 4), id, at as u32));
+                }
+            }
+        }
+        let windows = by_len
+            .into_iter()
+            .enumerate()
+            .filter(|(_, keyed)| !keyed.is_empty())
+            .map(|(len, keyed)| Window::build(len, keyed))
+            .collect();
+        GramIndex {
+            literals: bytes,
+            windows,
+            empty,
+        }
+    }
+
+    /// Call `found(literal id)` for every occurrence of every literal in `text`.
+    pub fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
+        for &id in &self.empty {
+            found(id as usize);
+        }
+        for window in &self.windows {
+            let len = window.len;
+            if text.len() < len {
+                continue;
+            }
+            let mut key = key_at(text, 0, len - 1);
+            let mask = if len == 4 {
+                u32::MAX
+            } else {
+                (1u32 << (8 * len)) - 1
+            };
+            for end in len - 1..text.len() {
+                key = ((key << 8) | u32::from(text[end])) & mask;
+                let slot = bloom_slot(key);
+                if window.bloom[slot >> 6] & (1u64 << (slot & 63)) == 0 {
+                    continue;
+                }
+                let Some(&(from, to)) = window.slots.get(&key) else {
+                    continue;
+                };
+                let at = end + 1 - len;
+                for &(id, offset) in &window.entries[from as usize..to as usize] {
+                    let Some(start) = at.checked_sub(offset as usize) else {
+                        continue;
+                    };
+                    let lit = &self.literals[id as usize];
+                    if text.len() - start >= lit.len() && text[start..start + lit.len()] == lit[..]
+                    {
+                        found(id as usize);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GramIndex;
+
+    fn all(index: &GramIndex, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        index.scan(text.as_bytes(), |id| out.push(id));
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn every_occurrence_of_every_length() {
+        let index = GramIndex::new(&["cmd.exe", "md.e", "c", "/c", "e /", "whoami", "", "xyzzy"]);
+        // "c" occurs twice; "md.e" inside "cmd.exe"; the empty literal in every text
+        assert_eq!(
+            all(&index, "cmd.exe /c whoami"),
+            vec![0, 1, 2, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(all(&index, ""), vec![6]);
+        assert_eq!(all(&index, "xyzz"), vec![6]);
+    }
+}
