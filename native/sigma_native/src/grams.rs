@@ -4,7 +4,7 @@
 //! An Aho-Corasick automaton over thousands of literals (the command-line anchors of the
 //! process-creation rules are ~10,000) is megabytes: scanning a short field then costs a cache miss
 //! per byte. Here each literal of 4 bytes or more registers one of its 4-byte grams (the one fewest
-//! other literals share); a scan reads the gram at each position, tests a 16 KiB bitmap, and only
+//! other literals share); a scan reads the gram at each position, tests a bitmap (16 bits per literal, 16 KiB at most), and only
 //! on a set bit looks the gram up and compares the literals registered under it. Shorter literals
 //! are looked up by their whole value at each position. Every occurrence of every literal is
 //! reported, as the overlapping automaton reports them; the result is exact, not approximate.
@@ -16,11 +16,14 @@ use crate::fxhash::FxHasher;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-const BLOOM_BITS: u32 = 17; // 2^17 bits: 16 KiB
+/// Bitmap sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
+/// bitmaps of all fields of a route are read for every event, so small ones stay in cache.
+const BLOOM_MIN_BITS: u32 = 9;
+const BLOOM_MAX_BITS: u32 = 17;
 
 #[inline]
-fn bloom_slot(key: u32) -> usize {
-    (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
+fn bloom_slot(key: u32, bits: u32) -> usize {
+    (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
 #[inline]
@@ -35,6 +38,7 @@ fn key_at(text: &[u8], at: usize, len: usize) -> u32 {
 /// Literals keyed by the bytes of one window length (4 for long literals, 1..=3 for short ones).
 struct Window {
     len: usize,
+    bloom_bits: u32,
     bloom: Vec<u64>,
     /// key -> range of `entries`
     slots: FxMap<u32, (u32, u32)>,
@@ -45,7 +49,9 @@ struct Window {
 impl Window {
     fn build(len: usize, mut keyed: Vec<(u32, u32, u32)>) -> Window {
         keyed.sort_unstable();
-        let mut bloom = vec![0u64; 1 << (BLOOM_BITS - 6)];
+        let wanted = (keyed.len() * 16).next_power_of_two().trailing_zeros();
+        let bloom_bits = wanted.clamp(BLOOM_MIN_BITS, BLOOM_MAX_BITS);
+        let mut bloom = vec![0u64; 1 << (bloom_bits - 6)];
         let mut slots = FxMap::default();
         let mut entries = Vec::with_capacity(keyed.len());
         let mut i = 0;
@@ -57,11 +63,12 @@ impl Window {
                 i += 1;
             }
             slots.insert(key, (start, entries.len() as u32));
-            let slot = bloom_slot(key);
+            let slot = bloom_slot(key, bloom_bits);
             bloom[slot >> 6] |= 1u64 << (slot & 63);
         }
         Window {
             len,
+            bloom_bits,
             bloom,
             slots,
             entries,
@@ -137,7 +144,7 @@ impl GramIndex {
             };
             for end in len - 1..text.len() {
                 key = ((key << 8) | u32::from(text[end])) & mask;
-                let slot = bloom_slot(key);
+                let slot = bloom_slot(key, window.bloom_bits);
                 if window.bloom[slot >> 6] & (1u64 << (slot & 63)) == 0 {
                     continue;
                 }
