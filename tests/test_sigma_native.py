@@ -227,3 +227,17 @@ def test_many_literals_of_one_field(tmp_path: Path) -> None:
         ("any", "e6"),
         ("any", "e7"),
     }
+
+
+def test_literals_crowding_one_gram(tmp_path: Path) -> None:
+    # 196 literals that are all one repeated gram: the extension falls back to an automaton
+    # (a gram index would compare every literal at every position of such a text).
+    words = ["x" * n for n in range(4, 200)]
+    rule = f"title: crowded\nid: {RULE_ID.format(120)}\n{SYSMON}\ndetection:\n  sel: {{CommandLine|contains: {words}}}\n  condition: sel\n"
+    (tmp_path / "crowded.yml").write_text(rule, encoding="utf-8")
+    ruleset = RuleSet.load([tmp_path])
+    assert not ruleset.failures, ruleset.failures
+    events = [_event(n, CommandLine=text) for n, text in enumerate(["X" * 300, "xxx", "a xXxX b", "y" * 10])]
+    oracle = _pairs(Detector(ruleset, prefilter=False), events)
+    assert _pairs(Detector(ruleset), events) == oracle
+    assert oracle == {("crowded", "e0"), ("crowded", "e2")}

@@ -18,6 +18,9 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Bitmap sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
 /// bitmaps of all fields of a route are read for every event, so small ones stay in cache.
+/// Most literals one gram may hold (the SigmaHQ corpus needs 75: Cyrillic look-alike names).
+const MAX_SHARED: usize = 128;
+
 const BLOOM_MIN_BITS: u32 = 9;
 const BLOOM_MAX_BITS: u32 = 17;
 
@@ -84,7 +87,10 @@ pub struct GramIndex {
 }
 
 impl GramIndex {
-    pub fn new(literals: &[&str]) -> GramIndex {
+    /// None when some gram would hold more than [`MAX_SHARED`] literals (literals that are mostly
+    /// one repeated gram, as a hostile rule file can write): a text full of that gram would cost
+    /// a comparison per literal at each position; an automaton stays linear there.
+    pub fn new(literals: &[&str]) -> Option<GramIndex> {
         let bytes: Vec<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
         // how many literals hold each gram: the rarest gram of a literal is its key
         let mut share: FxMap<u32, u32> = FxMap::default();
@@ -113,17 +119,27 @@ impl GramIndex {
                 }
             }
         }
+        let mut sizes: FxMap<(usize, u32), usize> = FxMap::default();
+        for (len, keyed) in by_len.iter().enumerate() {
+            for &(key, _, _) in keyed {
+                let n = sizes.entry((len, key)).or_default();
+                *n += 1;
+                if *n > MAX_SHARED {
+                    return None;
+                }
+            }
+        }
         let windows = by_len
             .into_iter()
             .enumerate()
             .filter(|(_, keyed)| !keyed.is_empty())
             .map(|(len, keyed)| Window::build(len, keyed))
             .collect();
-        GramIndex {
+        Some(GramIndex {
             literals: bytes,
             windows,
             empty,
-        }
+        })
     }
 
     /// Call `found(literal id)` for every occurrence of every literal in `text`.
@@ -180,7 +196,8 @@ mod tests {
 
     #[test]
     fn every_occurrence_of_every_length() {
-        let index = GramIndex::new(&["cmd.exe", "md.e", "c", "/c", "e /", "whoami", "", "xyzzy"]);
+        let index = GramIndex::new(&["cmd.exe", "md.e", "c", "/c", "e /", "whoami", "", "xyzzy"])
+            .expect("few literals per gram");
         // "c" occurs twice; "md.e" inside "cmd.exe"; the empty literal in every text
         assert_eq!(
             all(&index, "cmd.exe /c whoami"),
@@ -188,5 +205,13 @@ mod tests {
         );
         assert_eq!(all(&index, ""), vec![6]);
         assert_eq!(all(&index, "xyzz"), vec![6]);
+    }
+
+    #[test]
+    fn refuses_literals_crowding_one_gram() {
+        let crowded: Vec<String> = (4..200).map(|n| "x".repeat(n)).collect();
+        let words: Vec<&str> = crowded.iter().map(String::as_str).collect();
+        assert!(GramIndex::new(&words).is_none());
+        assert!(GramIndex::new(&words[..100]).is_some());
     }
 }

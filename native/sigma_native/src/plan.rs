@@ -19,17 +19,25 @@ enum Finder {
     Grams(GramIndex),
 }
 
-/// Above this many literals a field's literals are found by grams.
+/// Above this many literals a field's literals are found by grams (unless they crowd one gram).
 const AUTOMATON_LITERALS: usize = 64;
 
 impl Finder {
     fn build(words: &[&str]) -> PyResult<Finder> {
-        if words.len() > AUTOMATON_LITERALS {
-            return Ok(Finder::Grams(GramIndex::new(words)));
+        let many = words.len() > AUTOMATON_LITERALS;
+        if many {
+            if let Some(grams) = GramIndex::new(words) {
+                return Ok(Finder::Grams(grams));
+            }
         }
+        // a DFA for few literals; for many (crowded grams) the builder's choice, an NFA, is compact
         let all = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(if many {
+                None
+            } else {
+                Some(AhoCorasickKind::DFA)
+            })
             .build(words)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let gate = AhoCorasick::builder()
