@@ -43,6 +43,10 @@ RULES: dict[str, str] = {
     "bool": "sel: {Elevated: true}",
     # ORed regexes of one field: one alternation, anchored on its literals ('ipconfig', 'arp')
     "regex_or": "a: {CommandLine|re: 'ipconfig\\s+/all'}\nb: {CommandLine|re: 'arp\\s+-a'}\ncondition: a or b",
+    # case-insensitive regexes are anchored on their lower-cased literals ('set', 'echo'); Python's
+    # re also matches 's' to U+017F, 'i' to U+0131/U+0130 and 'k' to the Kelvin sign: the anchor allows it
+    "regex_i_fold": "sel: {CommandLine|re|i: 'set\\s+kill'}",
+    "regex_i_echo": "sel: {CommandLine|re|i: 'echo.*clip'}",
 }
 
 
@@ -84,6 +88,10 @@ EVENTS: list[dict[str, Any]] = [
     _event(16, CommandLine="cmd /c ipconfig /all"),
     _event(17, CommandLine="x ARP -a"),
     _event(18, CommandLine="x arp\t-a"),
+    _event(19, CommandLine="\u017fet  \u212a\u0131ll"),
+    _event(23, CommandLine="SET KILL"),
+    _event(24, CommandLine="x ECHO hi | Clip"),
+    _event(25, CommandLine="\u017fet ki"),
 ]
 # What the extension cannot read the Python way: handed back, decided by the Python engine.
 HANDED_BACK: list[dict[str, Any]] = [
@@ -156,6 +164,9 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
         ("null", "e11"),
         ("regex_or", "e16"),
         ("regex_or", "e18"),
+        ("regex_i_fold", "e19"),
+        ("regex_i_fold", "e23"),
+        ("regex_i_echo", "e24"),
         ("contains", "e20"),
         ("contains", "e21"),
         ("contains", "e22"),
@@ -165,6 +176,7 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     assert ("glob", "e13") not in oracle  # '?' is one character (here two: 'éé')
     assert ("glob", "e0") in oracle
     assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
+    assert ("regex_i_fold", "e25") not in oracle
 
 
 def test_rule_errors_are_counted_not_raised(tmp_path: Path) -> None:

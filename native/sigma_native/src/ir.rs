@@ -416,10 +416,11 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
     })
 }
 
-/// A prefilter anchor: a literal in the lower-cased text of a field, or a number a field equals.
+/// A prefilter anchor: a literal in the lower-cased text of a field (with whether it may occur
+/// through a character folded onto ASCII, see [`FOLDS_TO_ASCII`]), or a number a field equals.
 #[derive(Clone)]
 pub enum Anchor {
-    Lit(u32, String),
+    Lit(u32, String, bool),
     Num(u32, u64),
 }
 
@@ -499,7 +500,7 @@ pub fn need(node: &Node) -> Option<Need> {
             let mut anchors = Vec::new();
             for path in &leaf.paths {
                 for lit in lits {
-                    anchors.push(Anchor::Lit(*path, lit.clone()));
+                    anchors.push(Anchor::Lit(*path, lit.clone(), false));
                 }
             }
             single(anchors, lits.iter().map(|l| literal_cost(l)).sum::<f64>())
@@ -508,9 +509,11 @@ pub fn need(node: &Node) -> Option<Need> {
             let mut anchors = Vec::new();
             let mut cost = 0.0;
             for pattern in patterns {
-                for lit in regex_literals(pattern)? {
+                let (literals, ignore_case) = regex_literals(pattern)?;
+                for lit in literals {
                     cost += literal_cost(&lit);
-                    anchors.push(Anchor::Lit(*path, lit));
+                    let folded = ignore_case && folds(&lit);
+                    anchors.push(Anchor::Lit(*path, lit, folded));
                 }
             }
             single(anchors, cost)
@@ -522,20 +525,48 @@ pub fn need(node: &Node) -> Option<Need> {
     }
 }
 
-/// Literals one of which every match of a case-sensitive pattern contains (lower-cased ASCII);
-/// None when the pattern ignores case somewhere, or has no such finite set of literals.
-fn regex_literals(pattern: &str) -> Option<Vec<String>> {
-    if pattern.contains("(?")
-        && pattern.contains('i')
-        && pattern.split("(?").skip(1).any(|g| {
-            g.chars()
-                .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
-                .any(|c| c == 'i')
-        })
-    {
-        return None; // case-insensitive: Python's case folding reaches beyond what a literal shows
+/// Whether a group's flags (the letters after `(?`) turn case-insensitivity on.
+fn sets_ignore_case(group: &str) -> bool {
+    group
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+        .take_while(|c| *c != '-')
+        .any(|c| c == 'i')
+}
+
+/// Literals one of which every match of `pattern` contains (lower-cased ASCII), and whether the
+/// pattern ignores case; None when there is no such finite set of literals, or when case is
+/// ignored anywhere but in one leading flag group (`(?i)...`, as `re|i` is translated).
+///
+/// A case-insensitive pattern's literals are taken from the pattern read case-sensitively and
+/// lower-cased: any text it matches holds them up to ASCII case, except through the four
+/// characters Python's `re` folds onto ASCII letters (ſ, ı, İ, K: see [`FOLDS_TO_ASCII`]),
+/// which the plan checks for.
+fn regex_literals(pattern: &str) -> Option<(Vec<String>, bool)> {
+    let mut groups = pattern.split("(?");
+    let head = groups.next().unwrap_or("");
+    let mut text = pattern.to_string();
+    let mut folded = false;
+    for (n, group) in groups.enumerate() {
+        if !sets_ignore_case(group) {
+            continue;
+        }
+        let flags_end = group.find(')')?;
+        let flags = &group[..flags_end];
+        if n != 0 || !head.is_empty() || !flags.chars().all(|c| c.is_ascii_lowercase()) {
+            return None; // case-insensitive in part of the pattern only
+        }
+        // the leading `(?i...)` group: read the rest case-sensitively
+        let kept: String = flags.chars().filter(|&c| c != 'i').collect();
+        let rest = &pattern[2 + flags_end + 1..];
+        text = if kept.is_empty() {
+            rest.to_string()
+        } else {
+            format!("(?{kept}){rest}")
+        };
+        folded = true;
     }
-    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let hir = regex_syntax::Parser::new().parse(&text).ok()?;
     let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
     let literals = seq.literals()?;
     let mut out: Vec<String> = Vec::new();
@@ -552,6 +583,45 @@ fn regex_literals(pattern: &str) -> Option<Vec<String>> {
     if out.is_empty() {
         None
     } else {
-        Some(out)
+        Some((out, folded))
+    }
+}
+
+/// Non-ASCII characters Python's `re.IGNORECASE` matches to ASCII letters (ſ ~ s, ı and İ ~ i,
+/// Kelvin sign ~ k): a case-insensitive regex's ASCII literal may occur in a text only through
+/// them, which lower-casing does not show.
+pub const FOLDS_TO_ASCII: [&str; 4] = ["\u{17F}", "\u{131}", "\u{130}", "\u{212A}"];
+
+/// Whether an anchor literal of a case-insensitive regex could occur through [`FOLDS_TO_ASCII`].
+pub fn folds(literal: &str) -> bool {
+    literal.bytes().any(|b| matches!(b, b'i' | b'k' | b's'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::regex_literals;
+
+    fn lits(pattern: &str) -> Option<(Vec<String>, bool)> {
+        regex_literals(pattern)
+    }
+
+    #[test]
+    fn case_insensitive_only_from_a_leading_flag_group() {
+        assert_eq!(lits("(?i)SET\\s+x"), Some((vec!["set".to_string()], true)));
+        assert_eq!(
+            lits("(?is)echo.*clip"),
+            Some((vec!["echo".to_string()], true))
+        );
+        assert_eq!(lits("Net\\s+user"), Some((vec!["net".to_string()], false)));
+        assert_eq!(
+            lits("(?:ab|cd)x"),
+            Some((vec!["abx".to_string(), "cdx".to_string()], false))
+        );
+        assert_eq!(lits("a(?i)b"), None); // case ignored in part of the pattern
+        assert_eq!(lits("(?i:ab)c"), None);
+        assert_eq!(lits("(?i)a(?i)b"), None);
+        assert_eq!(lits("\\(?i)x"), None);
+        assert_eq!(lits("\\w+x"), None); // no finite prefix set
+        assert_eq!(lits("(?i)é"), None); // not ASCII
     }
 }

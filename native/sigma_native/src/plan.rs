@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::eval::Stop;
 use crate::grams::GramIndex;
-use crate::ir::{number_key, Anchor, Need};
+use crate::ir::{number_key, Anchor, Need, FOLDS_TO_ASCII};
 use crate::view::{as_number, items, Helpers, View};
 
 /// How the literals of one field are found: few literals by Aho-Corasick (a leftmost-first gate,
@@ -70,6 +70,9 @@ struct LiteralIndex {
     finder: Finder,
     ascii: bool, // every literal is ASCII: ASCII-lower-cased text can be scanned instead of str.lower()
     clauses: Vec<Vec<usize>>, // literal id -> clauses anchored on it (at this path)
+    /// clauses with a literal of a case-insensitive regex that could occur through a character
+    /// Python's `re` folds onto ASCII (ir::FOLDS_TO_ASCII): hit by any text holding one
+    folded: Vec<usize>,
 }
 
 /// literal -> id, and id -> clauses, for one path while a plan is built
@@ -103,6 +106,7 @@ impl Plan {
         let mut always = Vec::new();
         let mut lits: HashMap<u32, LiteralTable> = HashMap::new();
         let mut nums: HashMap<u32, HashMap<u64, Vec<usize>>> = HashMap::new();
+        let mut folds: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut top = 0usize;
         let mut clause_rule: Vec<usize> = Vec::new();
         for &rule in rules {
@@ -120,7 +124,13 @@ impl Plan {
                 clause_rule.push(rule);
                 for anchor in &clause.anchors {
                     match anchor {
-                        Anchor::Lit(path, lit) => {
+                        Anchor::Lit(path, lit, folded) => {
+                            if *folded {
+                                let list = folds.entry(*path).or_default();
+                                if list.last() != Some(&cid) {
+                                    list.push(cid);
+                                }
+                            }
                             let (ids, by_id) = lits.entry(*path).or_default();
                             let next = ids.len();
                             let id = *ids.entry(lit.clone()).or_insert(next);
@@ -155,6 +165,7 @@ impl Plan {
                 finder,
                 ascii,
                 clauses: by_id,
+                folded: folds.remove(&path).unwrap_or_default(),
             });
         }
         let mut numbers: Vec<(u32, HashMap<u64, Vec<usize>>)> = nums.into_iter().collect();
@@ -212,6 +223,11 @@ impl Plan {
             let count = view.texts(index.path, false).len();
             for i in 0..count {
                 let plain = view.texts(index.path, false)[i].as_str();
+                if !index.folded.is_empty() && !plain.is_ascii() && folds_to_ascii(plain) {
+                    for &cid in &index.folded {
+                        hit(cid, bits);
+                    }
+                }
                 // The literals are str.lower() of rule text. Text whose only case changes under
                 // str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is scanned
                 // ASCII-lower-cased when the literals are ASCII; other text gets str.lower().
@@ -260,6 +276,14 @@ impl Plan {
         }
         Ok(out)
     }
+}
+
+/// Whether `text` holds a character Python's `re.IGNORECASE` matches to an ASCII letter.
+fn folds_to_ascii(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    FOLDS_TO_ASCII
+        .iter()
+        .any(|c| memchr::memmem::find(bytes, c.as_bytes()).is_some())
 }
 
 /// Whether `text` holds a character that `str.lower()` turns into ASCII although it is not ASCII
