@@ -2,12 +2,13 @@
 //! every position of the text, each hit verified against its literal.
 //!
 //! An Aho-Corasick automaton over thousands of literals (the command-line anchors of the
-//! process-creation rules are ~10,000) is megabytes: scanning a short field then costs a cache miss
-//! per byte. Here each literal of 4 bytes or more registers one of its 4-byte grams (the one fewest
-//! other literals share); a scan reads the gram at each position, tests a bitmap (16 bits per literal, 16 KiB at most), and only
-//! on a set bit looks the gram up and compares the literals registered under it. Shorter literals
-//! are looked up by their whole value at each position. Every occurrence of every literal is
-//! reported, as the overlapping automaton reports them; the result is exact, not approximate.
+//! process-creation rules are ~10,000) is megabytes: scanning a short field then costs a cache
+//! miss per byte. Here each literal of 4 bytes or more registers one of its 4-byte grams (the one
+//! fewest other literals share); a scan reads the gram at each position, tests a bitmap (16 bits
+//! per literal, 16 KiB at most), and only on a set bit looks the gram up and compares the
+//! literals registered under it. Shorter literals are looked up by their whole value at each
+//! position. Every occurrence of every literal is reported, as the overlapping automaton reports
+//! them; the result is exact, not approximate.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -16,11 +17,11 @@ use crate::fxhash::FxHasher;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Bitmap sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
-/// bitmaps of all fields of a route are read for every event, so small ones stay in cache.
-/// Most literals one gram may hold (the SigmaHQ corpus needs 75: Cyrillic look-alike names).
+/// Most literals one gram may hold (the SigmaHQ corpus needs 75).
 const MAX_SHARED: usize = 128;
 
+/// Bitmap sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
+/// bitmaps of all fields of a route are read for every event, so small ones stay in cache.
 const BLOOM_MIN_BITS: u32 = 9;
 const BLOOM_MAX_BITS: u32 = 17;
 
