@@ -223,7 +223,10 @@ impl Plan {
             let count = view.texts(index.path, false).len();
             for i in 0..count {
                 let plain = view.texts(index.path, false)[i].as_str();
-                if !index.folded.is_empty() && !plain.is_ascii() && folds_to_ascii(plain) {
+                if !index.folded.is_empty()
+                    && !plain.is_ascii()
+                    && holds_any(plain, &FOLDS_TO_ASCII)
+                {
                     for &cid in &index.folded {
                         hit(cid, bits);
                     }
@@ -232,15 +235,16 @@ impl Plan {
                 // str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is scanned
                 // ASCII-lower-cased when the literals are ASCII; other text gets str.lower().
                 let lowered;
-                let text: &[u8] = if plain.is_ascii() || (index.ascii && !lowers_to_ascii(plain)) {
-                    buffer.clear();
-                    buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
-                    buffer
-                } else {
-                    view.ensure_texts(index.path, true, helpers, py)?;
-                    lowered = view.texts(index.path, true)[i].as_str();
-                    lowered.as_bytes()
-                };
+                let text: &[u8] =
+                    if plain.is_ascii() || (index.ascii && !holds_any(plain, &LOWERS_TO_ASCII)) {
+                        buffer.clear();
+                        buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
+                        buffer
+                    } else {
+                        view.ensure_texts(index.path, true, helpers, py)?;
+                        lowered = view.texts(index.path, true)[i].as_str();
+                        lowered.as_bytes()
+                    };
                 stats[0] += text.len() as u64;
                 index.finder.scan(text, |literal| {
                     stats[1] += 1;
@@ -278,18 +282,14 @@ impl Plan {
     }
 }
 
-/// Whether `text` holds a character Python's `re.IGNORECASE` matches to an ASCII letter.
-fn folds_to_ascii(text: &str) -> bool {
+/// Non-ASCII characters `str.lower()` turns into ASCII (U+0130 LATIN CAPITAL LETTER I WITH DOT
+/// ABOVE, U+212A KELVIN SIGN).
+const LOWERS_TO_ASCII: [&str; 2] = ["\u{130}", "\u{212A}"];
+
+/// Whether `text` holds one of `chars`.
+fn holds_any(text: &str, chars: &[&str]) -> bool {
     let bytes = text.as_bytes();
-    FOLDS_TO_ASCII
+    chars
         .iter()
         .any(|c| memchr::memmem::find(bytes, c.as_bytes()).is_some())
-}
-
-/// Whether `text` holds a character that `str.lower()` turns into ASCII although it is not ASCII
-/// (U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE, U+212A KELVIN SIGN).
-fn lowers_to_ascii(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memmem::find(bytes, "\u{130}".as_bytes()).is_some()
-        || memchr::memmem::find(bytes, "\u{212A}".as_bytes()).is_some()
 }
