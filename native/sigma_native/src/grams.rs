@@ -39,50 +39,88 @@ fn key_at(text: &[u8], at: usize, len: usize) -> u32 {
     key
 }
 
+/// A literal filed under a key: where its bytes are and where the key lies inside it.
+#[derive(Clone, Copy)]
+struct Entry {
+    id: u32,
+    offset: u32,
+    start: u32, // in `GramIndex::arena`
+    len: u32,
+}
+
 /// Literals keyed by the bytes of one window length (4 for long literals, 1..=3 for short ones).
 struct Window {
     len: usize,
     bloom_bits: u32,
     bloom: Vec<u64>,
-    /// key -> range of `entries`
-    slots: FxMap<u32, (u32, u32)>,
-    /// (literal id, offset of the window inside the literal)
-    entries: Vec<(u32, u32)>,
+    /// open addressing by the key's hash: (key, range of `entries`); an empty slot has `to == 0`
+    table_bits: u32,
+    table: Vec<(u32, u32, u32)>,
+    entries: Vec<Entry>,
 }
 
 impl Window {
-    fn build(len: usize, mut keyed: Vec<(u32, u32, u32)>) -> Window {
-        keyed.sort_unstable();
+    fn build(len: usize, mut keyed: Vec<(u32, Entry)>) -> Window {
+        keyed.sort_unstable_by_key(|(key, e)| (*key, e.id));
         let wanted = (keyed.len() * 16).next_power_of_two().trailing_zeros();
         let bloom_bits = wanted.clamp(BLOOM_MIN_BITS, BLOOM_MAX_BITS);
         let mut bloom = vec![0u64; 1 << (bloom_bits - 6)];
-        let mut slots = FxMap::default();
+        let mut keys: Vec<(u32, u32, u32)> = Vec::new();
         let mut entries = Vec::with_capacity(keyed.len());
         let mut i = 0;
         while i < keyed.len() {
             let key = keyed[i].0;
             let start = entries.len() as u32;
             while i < keyed.len() && keyed[i].0 == key {
-                entries.push((keyed[i].1, keyed[i].2));
+                entries.push(keyed[i].1);
                 i += 1;
             }
-            slots.insert(key, (start, entries.len() as u32));
+            keys.push((key, start, entries.len() as u32));
             let slot = bloom_slot(key, bloom_bits);
             bloom[slot >> 6] |= 1u64 << (slot & 63);
+        }
+        // at most half full: a probe ends within a slot or two
+        let table_bits = (keys.len() * 2).next_power_of_two().trailing_zeros().max(1);
+        let mut table = vec![(0u32, 0u32, 0u32); 1 << table_bits];
+        let mask = table.len() - 1;
+        for (key, from, to) in keys {
+            let mut at = bloom_slot(key, table_bits);
+            while table[at].2 != 0 {
+                at = (at + 1) & mask;
+            }
+            table[at] = (key, from, to);
         }
         Window {
             len,
             bloom_bits,
             bloom,
-            slots,
+            table_bits,
+            table,
             entries,
+        }
+    }
+
+    /// The literals filed under `key` (empty when none).
+    #[inline]
+    fn lookup(&self, key: u32) -> &[Entry] {
+        let mask = self.table.len() - 1;
+        let mut at = bloom_slot(key, self.table_bits);
+        loop {
+            let (k, from, to) = self.table[at];
+            if to == 0 {
+                return &[];
+            }
+            if k == key {
+                return &self.entries[from as usize..to as usize];
+            }
+            at = (at + 1) & mask;
         }
     }
 }
 
 /// The literals of one field, ready to be found in its texts.
 pub struct GramIndex {
-    literals: Vec<Box<[u8]>>,
+    arena: Vec<u8>, // every literal's bytes, one after another
     windows: Vec<Window>,
     empty: Vec<u32>, // empty literals occur in every text
 }
@@ -92,10 +130,10 @@ impl GramIndex {
     /// one repeated gram, as a hostile rule file can write): a text full of that gram would cost
     /// a comparison per literal at each position; an automaton stays linear there.
     pub fn new(literals: &[&str]) -> Option<GramIndex> {
-        let bytes: Vec<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
         // how many literals hold each gram: the rarest gram of a literal is its key
         let mut share: FxMap<u32, u32> = FxMap::default();
-        for lit in &bytes {
+        for lit in literals {
+            let lit = lit.as_bytes();
             let mut seen: Vec<u32> = (0..lit.len().saturating_sub(3))
                 .map(|at| key_at(lit, at, 4))
                 .collect();
@@ -105,24 +143,33 @@ impl GramIndex {
                 *share.entry(key).or_default() += 1;
             }
         }
-        let mut by_len: [Vec<(u32, u32, u32)>; 5] = Default::default();
+        let mut arena = Vec::new();
+        let mut by_len: [Vec<(u32, Entry)>; 5] = Default::default();
         let mut empty = Vec::new();
-        for (id, lit) in bytes.iter().enumerate() {
-            let id = id as u32;
+        for (id, lit) in literals.iter().enumerate() {
+            let lit = lit.as_bytes();
+            let mut entry = Entry {
+                id: id as u32,
+                offset: 0,
+                start: arena.len() as u32,
+                len: lit.len() as u32,
+            };
+            arena.extend_from_slice(lit);
             match lit.len() {
-                0 => empty.push(id),
-                n @ 1..=3 => by_len[n].push((key_at(lit, 0, n), id, 0)),
+                0 => empty.push(id as u32),
+                n @ 1..=3 => by_len[n].push((key_at(lit, 0, n), entry)),
                 n => {
                     let at = (0..=n - 4)
                         .min_by_key(|&at| share.get(&key_at(lit, at, 4)).copied().unwrap_or(0))
                         .unwrap_or(0);
-                    by_len[4].push((key_at(lit, at, 4), id, at as u32));
+                    entry.offset = at as u32;
+                    by_len[4].push((key_at(lit, at, 4), entry));
                 }
             }
         }
         let mut sizes: FxMap<(usize, u32), usize> = FxMap::default();
         for (len, keyed) in by_len.iter().enumerate() {
-            for &(key, _, _) in keyed {
+            for &(key, _) in keyed {
                 let n = sizes.entry((len, key)).or_default();
                 *n += 1;
                 if *n > MAX_SHARED {
@@ -137,7 +184,7 @@ impl GramIndex {
             .map(|(len, keyed)| Window::build(len, keyed))
             .collect();
         Some(GramIndex {
-            literals: bytes,
+            arena,
             windows,
             empty,
         })
@@ -165,18 +212,17 @@ impl GramIndex {
                 if window.bloom[slot >> 6] & (1u64 << (slot & 63)) == 0 {
                     continue;
                 }
-                let Some(&(from, to)) = window.slots.get(&key) else {
-                    continue;
-                };
                 let at = end + 1 - len;
-                for &(id, offset) in &window.entries[from as usize..to as usize] {
-                    let Some(start) = at.checked_sub(offset as usize) else {
+                for entry in window.lookup(key) {
+                    let Some(start) = at.checked_sub(entry.offset as usize) else {
                         continue;
                     };
-                    let lit = &self.literals[id as usize];
-                    if text.len() - start >= lit.len() && text[start..start + lit.len()] == lit[..]
-                    {
-                        found(id as usize);
+                    let n = entry.len as usize;
+                    if text.len() - start >= n {
+                        let lit = &self.arena[entry.start as usize..entry.start as usize + n];
+                        if text[start..start + n] == *lit {
+                            found(entry.id as usize);
+                        }
                     }
                 }
             }
