@@ -92,6 +92,12 @@ EVENTS: list[dict[str, Any]] = [
     _event(23, CommandLine="SET KILL"),
     _event(24, CommandLine="x ECHO hi | Clip"),
     _event(25, CommandLine="\u017fet ki"),
+    # booleans: Python's str.strip() also strips U+001C..U+001F; a list matches by any element
+    _event(26, Elevated=" True\x1f"),
+    _event(27, Elevated=["no", True]),
+    _event(28, Elevated=1),
+    _event(29, Elevated="tru\u0435"),
+    _event(30, Elevated="\u00a0TRUE\u3000"),
 ]
 # What the extension cannot read the Python way: handed back, decided by the Python engine.
 HANDED_BACK: list[dict[str, Any]] = [
@@ -153,6 +159,10 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
         ("regex_class", "e5"),
         ("cidr", "e4"),
         ("bool", "e4"),
+        ("bool", "e5"),
+        ("bool", "e26"),
+        ("bool", "e27"),
+        ("bool", "e30"),
         ("windash", "e6"),
         ("all", "e7"),
         ("fieldref_end", "e7"),
@@ -177,6 +187,26 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     assert ("glob", "e0") in oracle
     assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
     assert ("regex_i_fold", "e25") not in oracle
+    assert ("bool", "e28") not in oracle and ("bool", "e29") not in oracle  # 1 is not true; U+0435 is not 'e'
+
+
+def test_large_batches_equal_one_event_at_a_time(ruleset: RuleSet) -> None:
+    # the extension evaluates chunks of events rule by rule: in a batch of several chunks, with
+    # events it hands back in between, each event's detections are those it has alone
+    events = []
+    for copy_no in range(12):
+        for e in EVENTS + HANDED_BACK:
+            event = copy.deepcopy(e)
+            event["event"]["id"] = f"{event['event']['id']}-{copy_no}"
+            events.append(event)
+    alone = set()
+    for event in events:
+        alone |= _pairs(Detector(ruleset), [event])
+    batched = Detector(ruleset)
+    assert _pairs(batched, events) == alone
+    assert batched.native_counters is not None
+    assert batched.native_counters["handed_back"] == 12 * len(HANDED_BACK)
+    assert len({title for title, _ in alone}) >= 15
 
 
 def test_rule_errors_are_counted_not_raised(tmp_path: Path) -> None:

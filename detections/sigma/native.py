@@ -9,7 +9,7 @@ Python evaluator does all the work, with the same detections.
 What is lowered: the condition tree the Python compiler walks, as tuples (see
 ``native/sigma_native/src/ir.rs``): AND/OR/NOT, string tests (the same merged OR groups as
 :func:`detections.sigma.compiler.compile_node`), ``re`` values, numbers, comparisons, null and
-exists. Anything else (field references, time parts, CIDR, booleans, odd regular expressions)
+exists, booleans. Anything else (field references, time parts, CIDR, odd regular expressions)
 is a ``("py", n)`` node: the extension calls the Python evaluator ``n`` for it, so the semantics
 stay those of the Python engine everywhere. Events the extension cannot read as the Python engine
 does (keys with dots or not strings, lone surrogates) come back as ``None`` and go the Python way.
@@ -32,6 +32,7 @@ from sigma.conditions import (
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
+    SigmaBool,
     SigmaCompareExpression,
     SigmaExists,
     SigmaExpansion,
@@ -211,6 +212,8 @@ class Lowering:
             return ("null", self._path(name))
         if isinstance(value, SigmaExists):
             return ("exists", self._path(name), bool(value.exists))
+        if isinstance(value, SigmaBool):
+            return ("bool", self._path(name), bool(value.boolean))
         return self._py(field_test(name, compile_value(value)))
 
 

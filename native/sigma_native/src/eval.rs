@@ -1,6 +1,7 @@
 //! Exact evaluation of a compiled rule tree over one event view.
 
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyString};
 
 use crate::ir::{CmpOp, Node, RefMode};
 use crate::view::{as_number, items, Helpers, View};
@@ -53,6 +54,23 @@ fn is_null(view: &View<'_>, path: u32) -> bool {
         None => true,
         Some(v) => v.is_none() || v.cast::<pyo3::types::PyList>().is_ok_and(|l| l.is_empty()),
     }
+}
+
+/// `matchers.compile_bool`: a bool is `want`, or a str is `true`/`false` once stripped (Python's
+/// `str.isspace` characters: Rust's whitespace and U+001C..U+001F) and lower-cased (no non-ASCII
+/// character lower-cases into these letters).
+fn is_bool(item: &Bound<'_, PyAny>, want: bool) -> bool {
+    if let Ok(b) = item.cast::<PyBool>() {
+        return b.is_true() == want;
+    }
+    let Ok(s) = item.cast::<PyString>() else {
+        return false;
+    };
+    let Ok(text) = s.to_str() else {
+        return false; // lone surrogates: not `true` or `false` either
+    };
+    let text = text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
+    text.eq_ignore_ascii_case(if want { "true" } else { "false" })
 }
 
 pub fn evaluate<'py>(
@@ -113,7 +131,7 @@ pub fn evaluate<'py>(
                     .bytes()
                     .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
             }) {
-                texts.iter().any(|t| regex.is_match(t.as_str()))
+                texts.iter().any(|t| regex.is_match(t.as_str().as_bytes()))
             } else {
                 // Unicode classes, case folding, `$` before a final newline: Python's re decides
                 for &index in fallbacks {
@@ -137,6 +155,10 @@ pub fn evaluate<'py>(
         }
         Node::Null { path } => is_null(view, *path),
         Node::Exists { path, want } => is_null(view, *path) != *want,
+        Node::Bool { path, want } => match view.slot(*path) {
+            None => false,
+            Some(value) => items(value).any(|item| is_bool(&item, *want)),
+        },
         Node::Ref { path, other, mode } => {
             if view.slot(*path).is_none() || view.slot(*other).is_none() {
                 return Ok(false);

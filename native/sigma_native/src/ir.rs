@@ -17,6 +17,7 @@ use aho_corasick::AhoCorasick;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -31,7 +32,7 @@ pub enum Node {
     /// one or more Sigma `re` values ORed on one field (merged into one alternation)
     Re {
         path: u32,
-        regex: Regex,
+        regex: BytesRegex,
         patterns: Vec<String>,
         fallbacks: Vec<usize>,
     },
@@ -48,6 +49,11 @@ pub enum Node {
         path: u32,
     },
     Exists {
+        path: u32,
+        want: bool,
+    },
+    /// a Sigma boolean: a bool value, or text reading `true`/`false` (`matchers.compile_bool`)
+    Bool {
         path: u32,
         want: bool,
     },
@@ -281,6 +287,20 @@ fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
     Ok(Node::Str(leaf))
 }
 
+/// The regex of `re` values. It only ever searches printable-ASCII text (`eval` gives other text
+/// to Python's `re`), where Unicode classes and case folding select what their ASCII forms
+/// select: an ASCII pattern is compiled without Unicode, a far smaller automaton (`[^"]{0,64}`
+/// under Unicode is a UTF-8 automaton of every code point but one, repeated 64 times). A non-ASCII
+/// pattern keeps Unicode (`(?i)ſ` must match `s`).
+fn field_regex(pattern: &str) -> Result<BytesRegex, regex::Error> {
+    if pattern.is_ascii() {
+        if let Ok(regex) = BytesRegexBuilder::new(pattern).unicode(false).build() {
+            return Ok(regex);
+        }
+    }
+    BytesRegexBuilder::new(pattern).build()
+}
+
 /// ORed `re` leaves of one field become one alternation: one search instead of one per value.
 fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
     let mut out: Vec<Node> = Vec::with_capacity(parts.len());
@@ -325,7 +345,7 @@ fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
             .map(|p| format!("(?:{p})"))
             .collect::<Vec<_>>()
             .join("|");
-        match Regex::new(&joined) {
+        match field_regex(&joined) {
             Ok(regex) => out.push(Node::Re {
                 path,
                 regex,
@@ -359,7 +379,7 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
             let path: u32 = t.get_item(1)?.extract()?;
             let pattern: String = t.get_item(2)?.extract()?;
             let fallback: usize = t.get_item(3)?.extract()?;
-            match Regex::new(&pattern) {
+            match field_regex(&pattern) {
                 Ok(regex) => Node::Re {
                     path,
                     regex,
@@ -393,6 +413,10 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
             path: t.get_item(1)?.extract()?,
         },
         "exists" => Node::Exists {
+            path: t.get_item(1)?.extract()?,
+            want: t.get_item(2)?.extract()?,
+        },
+        "bool" => Node::Bool {
             path: t.get_item(1)?.extract()?,
             want: t.get_item(2)?.extract()?,
         },

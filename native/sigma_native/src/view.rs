@@ -4,6 +4,7 @@
 //! does, text is compared lower-cased (Python's `str.lower`, called for non-ASCII text), numbers
 //! are read from ints, floats and numeric strings. Rare value kinds go to the Python helpers.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::collections::HashMap;
@@ -29,10 +30,23 @@ struct TrieNode {
     children: FxMap<String, u32>,
 }
 
-/// The dotted paths rules read, as a tree of keys.
+/// The dotted paths rules read, as a tree of keys, with the keys of walked dicts remembered by
+/// identity: events decoded by the same parser share their key objects (interned or cached
+/// strings), so most keys are found by their address instead of by hashing their text.
 pub struct Trie {
     nodes: Vec<TrieNode>,
+    /// (node, key object) -> child node, [`ABSENT`] or [`UNREADABLE`]; each key is kept alive by
+    /// `keep` while it is here, so its address cannot be reused by another string
+    seen: FxMap<(u32, usize), u32>,
+    keep: Vec<Py<PyString>>,
 }
+
+/// The key is not on any path rules read.
+const ABSENT: u32 = u32::MAX;
+/// The key holds a dot or is not valid UTF-8: the event cannot be read as dotted paths here.
+const UNREADABLE: u32 = u32::MAX - 1;
+/// Keys remembered at most (then forgotten all at once: a stream of ever-new keys stays bounded).
+const MAX_SEEN: usize = 1 << 16;
 
 const MAX_DEPTH: usize = 32; // flatten_event descends 32 levels below the root
 
@@ -67,7 +81,34 @@ impl Trie {
                 nodes[at].path = Some(id as u32);
             }
         }
-        Trie { nodes }
+        Trie {
+            nodes,
+            seen: FxMap::default(),
+            keep: Vec::new(),
+        }
+    }
+
+    /// The child of `node` under the string `key` (or [`ABSENT`], [`UNREADABLE`]).
+    fn child(&mut self, node: usize, key: &Bound<'_, PyString>) -> u32 {
+        let id = (node as u32, key.as_ptr() as usize);
+        if let Some(&child) = self.seen.get(&id) {
+            return child;
+        }
+        let child = match key.to_str() {
+            Ok(text) if !text.contains('.') => self.nodes[node]
+                .children
+                .get(text)
+                .copied()
+                .unwrap_or(ABSENT),
+            _ => UNREADABLE,
+        };
+        if self.seen.len() >= MAX_SEEN {
+            self.seen.clear();
+            self.keep.clear();
+        }
+        self.seen.insert(id, child);
+        self.keep.push(key.clone().unbind());
+        child
     }
 }
 
@@ -102,8 +143,10 @@ impl<'py> Text<'py> {
 
 pub struct View<'py> {
     slots: Vec<Option<Bound<'py, PyAny>>>,
-    lower: Vec<Option<Vec<Text<'py>>>>,
-    plain: Vec<Option<Vec<Text<'py>>>>,
+    /// path -> its texts in `texts` (start, end), as they are and lower-cased
+    lower: Vec<Option<(u32, u32)>>,
+    plain: Vec<Option<(u32, u32)>>,
+    texts: Vec<Text<'py>>,
     touched: Vec<u32>,
     cached: Vec<u32>,
     event: Option<Bound<'py, PyDict>>,
@@ -137,11 +180,14 @@ fn lower_text(py: Python<'_>, text: &str) -> Result<String, Stop> {
 }
 
 /// The elements a matcher looks at: the list's items, or the value itself.
-pub fn items<'py>(value: &Bound<'py, PyAny>) -> Vec<Bound<'py, PyAny>> {
-    match value.cast::<PyList>() {
-        Ok(list) => list.iter().collect(),
-        Err(_) => vec![value.clone()],
-    }
+pub fn items<'py>(value: &Bound<'py, PyAny>) -> impl Iterator<Item = Bound<'py, PyAny>> {
+    let list = value.cast::<PyList>().ok().map(|list| list.iter());
+    let single = if list.is_none() {
+        Some(value.clone())
+    } else {
+        None
+    };
+    list.into_iter().flatten().chain(single)
 }
 
 /// `matchers.as_text`: text of a scalar (None for null, objects and lists).
@@ -220,6 +266,7 @@ impl<'py> View<'py> {
             slots: vec![None; paths],
             lower: vec![None; paths],
             plain: vec![None; paths],
+            texts: Vec::new(),
             touched: Vec::new(),
             cached: Vec::new(),
             event: None,
@@ -237,34 +284,52 @@ impl<'py> View<'py> {
         }
         self.touched.clear();
         self.cached.clear();
+        self.texts.clear();
         self.event = None;
         self.flat = None;
     }
 
     /// Walk the event; false when its keys cannot be read as dotted paths (the Python engine decides).
-    pub fn load(&mut self, trie: &Trie, event: &Bound<'py, PyDict>) -> bool {
+    pub fn load(&mut self, trie: &mut Trie, event: &Bound<'py, PyDict>) -> bool {
         self.event = Some(event.clone());
         self.walk(trie, 0, event, 0)
     }
 
-    fn walk(&mut self, trie: &Trie, node: usize, obj: &Bound<'py, PyDict>, depth: usize) -> bool {
-        for (key, value) in obj.iter() {
+    fn walk(
+        &mut self,
+        trie: &mut Trie,
+        node: usize,
+        obj: &Bound<'py, PyDict>,
+        depth: usize,
+    ) -> bool {
+        let py = obj.py();
+        let mut at: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: PyDict_Next lends the dict's own references; no Python code runs during the walk
+        // (no call can change the dict), and each lent object is taken as a new reference
+        // (`from_borrowed_ptr`) before it is kept.
+        while unsafe { ffi::PyDict_Next(obj.as_ptr(), &mut at, &mut key, &mut value) } != 0 {
+            let key = unsafe { Bound::from_borrowed_ptr(py, key) };
             let Ok(key) = key.cast::<PyString>() else {
                 return false;
             };
-            let Ok(key) = key.to_str() else { return false };
-            if key.contains('.') {
-                return false;
-            }
-            let Some(&child) = trie.nodes[node].children.get(key) else {
-                continue;
+            let child = match trie.child(node, key) {
+                ABSENT => continue,
+                UNREADABLE => return false,
+                child => child as usize,
             };
-            let child = child as usize;
-            if let Some(path) = trie.nodes[child].path {
+            let path = trie.nodes[child].path;
+            let inner = depth < MAX_DEPTH && !trie.nodes[child].children.is_empty();
+            if path.is_none() && !inner {
+                continue;
+            }
+            let value = unsafe { Bound::from_borrowed_ptr(py, value) };
+            if let Some(path) = path {
                 self.slots[path as usize] = Some(value.clone());
                 self.touched.push(path);
             }
-            if depth < MAX_DEPTH && !trie.nodes[child].children.is_empty() {
+            if inner {
                 if let Ok(inner) = value.cast::<PyDict>() {
                     if !self.walk(trie, child, inner, depth + 1) {
                         return false;
@@ -289,29 +354,31 @@ impl<'py> View<'py> {
     ) -> Result<(), Stop> {
         let p = path as usize;
         if self.plain[p].is_none() {
-            let mut out = Vec::new();
-            if let Some(value) = self.slots[p].clone() {
-                for item in items(&value) {
+            let start = self.texts.len() as u32;
+            if let Some(value) = &self.slots[p] {
+                for item in items(value) {
                     if let Some(text) = as_text(py, &item, helpers)? {
-                        out.push(text);
+                        self.texts.push(text);
                     }
                 }
             }
             self.cached.push(path);
-            self.plain[p] = Some(out);
+            self.plain[p] = Some((start, self.texts.len() as u32));
         }
         if lower && self.lower[p].is_none() {
-            let plain = self.plain[p].as_deref().unwrap_or(&[]);
-            let mut out = Vec::with_capacity(plain.len());
-            for text in plain {
+            let (from, to) = self.plain[p].unwrap_or((0, 0));
+            let start = self.texts.len() as u32;
+            for i in from..to {
+                let text = &self.texts[i as usize];
                 let s = text.as_str();
-                if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    out.push(text.clone());
+                let lowered = if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    text.clone()
                 } else {
-                    out.push(Text::Own(lower_text(py, s)?));
-                }
+                    Text::Own(lower_text(py, s)?)
+                };
+                self.texts.push(lowered);
             }
-            self.lower[p] = Some(out);
+            self.lower[p] = Some((start, self.texts.len() as u32));
         }
         Ok(())
     }
@@ -319,7 +386,10 @@ impl<'py> View<'py> {
     /// Text forms of the value at `path` (one per list element), after [`View::ensure_texts`].
     pub fn texts(&self, path: u32, lower: bool) -> &[Text<'py>] {
         let cache = if lower { &self.lower } else { &self.plain };
-        cache[path as usize].as_deref().unwrap_or(&[])
+        match cache[path as usize] {
+            Some((from, to)) => &self.texts[from as usize..to as usize],
+            None => &[],
+        }
     }
 
     /// The Python flat view of the event, made on first use (for Python evaluators).
