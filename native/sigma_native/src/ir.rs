@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
 use regex::Regex;
+use regex_syntax::hir::{Hir, HirKind};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -592,10 +593,63 @@ fn regex_literals(pattern: &str) -> Option<(Vec<String>, bool)> {
     }
     let hir = regex_syntax::Parser::new().parse(&text).ok()?;
     let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
-    let literals = seq.literals()?;
+    let prefixes = seq
+        .literals()
+        .and_then(|lits| anchor_set(lits.iter().map(|l| l.as_bytes())));
+    let inner = required_literals(&hir, 0).and_then(|lits| anchor_set(lits.iter().map(|l| &l[..])));
+    // the cheaper of the two sets (prefixes on a tie)
+    let best = match (prefixes, inner) {
+        (Some(p), Some(i)) if set_cost(&i) < set_cost(&p) => Some(i),
+        (Some(p), _) => Some(p),
+        (None, i) => i,
+    };
+    best.map(|lits| (lits, folded))
+}
+
+/// Most literals of one required set (more alternatives make a poor anchor).
+const MAX_REQUIRED: usize = 64;
+
+/// Literals one of which every match of `hir` contains, taken from anywhere in the pattern (the
+/// prefix extractor only sees its start: `\.exe\s+[^"]*werfaultsecure\.exe` is anchored better on
+/// its second literal): a literal is itself; a concatenation needs each of its parts, so the
+/// cheapest part's set serves; an alternation needs one of its branches' sets; a repetition at
+/// least once needs its body's. Anything else (classes, optional parts, assertions) requires
+/// nothing.
+fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
+    if depth > 32 {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Literal(lit) => Some(vec![lit.0.to_vec()]),
+        HirKind::Capture(capture) => required_literals(&capture.sub, depth + 1),
+        HirKind::Repetition(rep) if rep.min >= 1 => required_literals(&rep.sub, depth + 1),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(|part| {
+                let set = required_literals(part, depth + 1)?;
+                let cost = set_cost(&anchor_set(set.iter().map(|l| &l[..]))?);
+                Some((cost, set))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, set)| set),
+        HirKind::Alternation(branches) => {
+            let mut out = Vec::new();
+            for branch in branches {
+                out.extend(required_literals(branch, depth + 1)?);
+                if out.len() > MAX_REQUIRED {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Literals as anchors: lower-cased, distinct; None when one is empty or not ASCII.
+fn anchor_set<'a>(literals: impl Iterator<Item = &'a [u8]>) -> Option<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
-    for lit in literals {
-        let bytes = lit.as_bytes();
+    for bytes in literals {
         if bytes.is_empty() || !bytes.is_ascii() {
             return None;
         }
@@ -607,8 +661,12 @@ fn regex_literals(pattern: &str) -> Option<(Vec<String>, bool)> {
     if out.is_empty() {
         None
     } else {
-        Some((out, folded))
+        Some(out)
     }
+}
+
+fn set_cost(literals: &[String]) -> f64 {
+    literals.iter().map(|l| literal_cost(l)).sum()
 }
 
 /// Non-ASCII characters Python's `re.IGNORECASE` matches to ASCII letters (ſ ~ s, ı and İ ~ i,
@@ -636,7 +694,17 @@ mod tests {
             lits("(?is)echo.*clip"),
             Some((vec!["echo".to_string()], true))
         );
-        assert_eq!(lits("Net\\s+user"), Some((vec!["net".to_string()], false)));
+        // the cheapest required literal, wherever it is
+        assert_eq!(lits("Net\\s+user"), Some((vec!["user".to_string()], false)));
+        assert_eq!(
+            lits("(?i)\\.exe[\"']?\\s+[^\"]{0,64}werfaultSecure\\.exe"),
+            Some((vec!["werfaultsecure.exe".to_string()], true))
+        );
+        assert_eq!(
+            lits("\\w+(?:abcd|EFG+h)\\d"),
+            Some((vec!["abcd".to_string(), "ef".to_string()], false))
+        );
+        assert_eq!(lits("\\w+`?x?"), None); // nothing required
         assert_eq!(
             lits("(?:ab|cd)x"),
             Some((vec!["abx".to_string(), "cdx".to_string()], false))
@@ -645,7 +713,7 @@ mod tests {
         assert_eq!(lits("(?i:ab)c"), None);
         assert_eq!(lits("(?i)a(?i)b"), None);
         assert_eq!(lits("\\(?i)x"), None);
-        assert_eq!(lits("\\w+x"), None); // no finite prefix set
+        assert_eq!(lits("\\w+x"), Some((vec!["x".to_string()], false))); // not a prefix
         assert_eq!(lits("(?i)é"), None); // not ASCII
     }
 }
