@@ -20,13 +20,24 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// Most literals one gram may hold (the SigmaHQ corpus needs 75).
 const MAX_SHARED: usize = 128;
 
-/// Bitmap sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
+/// Bloom sizes: about 16 bits per key (few false positives), between 64 bytes and 16 KiB; the
 /// bitmaps of all fields of a route are read for every event, so small ones stay in cache.
 const BLOOM_MIN_BITS: u32 = 9;
 const BLOOM_MAX_BITS: u32 = 17;
 
+/// The bloom word of `key` and its two bits in it (one word read per test, a false positive
+/// about 1 in 60 at 16 bits per key instead of 1 in 16 with one bit).
 #[inline]
-fn bloom_slot(key: u32, bits: u32) -> usize {
+fn bloom_probe(key: u32, bits: u32) -> (usize, u64) {
+    let hash = u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let word = (hash >> (64 - (bits - 6))) as usize;
+    let mask = (1u64 << ((hash >> 20) & 63)) | (1u64 << ((hash >> 26) & 63));
+    (word, mask)
+}
+
+/// The slot of `key` in a table of `2^bits` slots.
+#[inline]
+fn table_slot(key: u32, bits: u32) -> usize {
     (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
@@ -76,15 +87,15 @@ impl Window {
                 i += 1;
             }
             keys.push((key, start, entries.len() as u32));
-            let slot = bloom_slot(key, bloom_bits);
-            bloom[slot >> 6] |= 1u64 << (slot & 63);
+            let (word, mask) = bloom_probe(key, bloom_bits);
+            bloom[word] |= mask;
         }
         // at most half full: a probe ends within a slot or two
         let table_bits = (keys.len() * 2).next_power_of_two().trailing_zeros().max(1);
         let mut table = vec![(0u32, 0u32, 0u32); 1 << table_bits];
         let mask = table.len() - 1;
         for (key, from, to) in keys {
-            let mut at = bloom_slot(key, table_bits);
+            let mut at = table_slot(key, table_bits);
             while table[at].2 != 0 {
                 at = (at + 1) & mask;
             }
@@ -104,7 +115,7 @@ impl Window {
     #[inline]
     fn lookup(&self, key: u32) -> &[Entry] {
         let mask = self.table.len() - 1;
-        let mut at = bloom_slot(key, self.table_bits);
+        let mut at = table_slot(key, self.table_bits);
         loop {
             let (k, from, to) = self.table[at];
             if to == 0 {
@@ -208,8 +219,8 @@ impl GramIndex {
             };
             for end in len - 1..text.len() {
                 key = ((key << 8) | u32::from(text[end])) & mask;
-                let slot = bloom_slot(key, window.bloom_bits);
-                if window.bloom[slot >> 6] & (1u64 << (slot & 63)) == 0 {
+                let (word, mask) = bloom_probe(key, window.bloom_bits);
+                if window.bloom[word] & mask != mask {
                     continue;
                 }
                 let at = end + 1 - len;
