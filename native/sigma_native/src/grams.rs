@@ -6,9 +6,10 @@
 //! miss per byte. Here each literal of 4 bytes or more registers one of its 4-byte grams (the one
 //! fewest other literals share); a scan reads the gram at each position, tests a bitmap (16 bits
 //! per literal, 16 KiB at most), and only on a set bit looks the gram up and compares the
-//! literals registered under it. Shorter literals are looked up by their whole value at each
-//! position. Every occurrence of every literal is reported, as the overlapping automaton reports
-//! them; the result is exact, not approximate.
+//! literals registered under it. Literals of two or three bytes are looked up by their whole value
+//! at each position; one-byte literals by the set of bytes the text holds. Every literal the text
+//! holds is reported (the longer ones at each occurrence, as the overlapping automaton reports
+//! them); the result is exact, not approximate.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -134,6 +135,8 @@ pub struct GramIndex {
     arena: Vec<u8>, // every literal's bytes, one after another
     windows: Vec<Window>,
     empty: Vec<u32>, // empty literals occur in every text
+    /// one-byte literals (byte, id): found by the set of bytes a text holds, once per text
+    bytes: Vec<(u8, u32)>,
 }
 
 impl GramIndex {
@@ -157,6 +160,7 @@ impl GramIndex {
         let mut arena = Vec::new();
         let mut by_len: [Vec<(u32, Entry)>; 5] = Default::default();
         let mut empty = Vec::new();
+        let mut bytes = Vec::new();
         for (id, lit) in literals.iter().enumerate() {
             let lit = lit.as_bytes();
             let mut entry = Entry {
@@ -168,7 +172,8 @@ impl GramIndex {
             arena.extend_from_slice(lit);
             match lit.len() {
                 0 => empty.push(id as u32),
-                n @ 1..=3 => by_len[n].push((key_at(lit, 0, n), entry)),
+                1 => bytes.push((lit[0], id as u32)),
+                n @ 2..=3 => by_len[n].push((key_at(lit, 0, n), entry)),
                 n => {
                     let at = (0..=n - 4)
                         .min_by_key(|&at| share.get(&key_at(lit, at, 4)).copied().unwrap_or(0))
@@ -198,42 +203,61 @@ impl GramIndex {
             arena,
             windows,
             empty,
+            bytes,
         })
     }
 
-    /// Call `found(literal id)` for every occurrence of every literal in `text`.
+    /// Call `found(literal id)` for every occurrence of every literal of two bytes or more in
+    /// `text`, and once for each literal of one byte or none it holds (what the caller needs is
+    /// which literals occur: repeats of one byte would only be many calls).
     pub fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
         for &id in &self.empty {
             found(id as usize);
         }
+        if !self.bytes.is_empty() {
+            let mut present = [false; 256]; // independent stores, no chain through one word
+            for &b in text {
+                present[usize::from(b)] = true;
+            }
+            for &(b, id) in &self.bytes {
+                if present[usize::from(b)] {
+                    found(id as usize);
+                }
+            }
+        }
         for window in &self.windows {
-            let len = window.len;
-            if text.len() < len {
+            match window.len {
+                2 => self.scan_window::<2>(window, text, &mut found),
+                3 => self.scan_window::<3>(window, text, &mut found),
+                _ => self.scan_window::<4>(window, text, &mut found),
+            }
+        }
+    }
+
+    /// The literals of one window length in `text`: the key at each position is read from the
+    /// text itself (no chain from one position to the next), so positions overlap in the CPU.
+    #[inline]
+    fn scan_window<const LEN: usize>(
+        &self,
+        window: &Window,
+        text: &[u8],
+        found: &mut impl FnMut(usize),
+    ) {
+        for (at, bytes) in text.windows(LEN).enumerate() {
+            let key = bytes.iter().fold(0u32, |k, &b| (k << 8) | u32::from(b));
+            let (word, mask) = bloom_probe(key, window.bloom_bits);
+            if window.bloom[word] & mask != mask {
                 continue;
             }
-            let mut key = key_at(text, 0, len - 1);
-            let mask = if len == 4 {
-                u32::MAX
-            } else {
-                (1u32 << (8 * len)) - 1
-            };
-            for end in len - 1..text.len() {
-                key = ((key << 8) | u32::from(text[end])) & mask;
-                let (word, mask) = bloom_probe(key, window.bloom_bits);
-                if window.bloom[word] & mask != mask {
+            for entry in window.lookup(key) {
+                let Some(start) = at.checked_sub(entry.offset as usize) else {
                     continue;
-                }
-                let at = end + 1 - len;
-                for entry in window.lookup(key) {
-                    let Some(start) = at.checked_sub(entry.offset as usize) else {
-                        continue;
-                    };
-                    let n = entry.len as usize;
-                    if text.len() - start >= n {
-                        let lit = &self.arena[entry.start as usize..entry.start as usize + n];
-                        if text[start..start + n] == *lit {
-                            found(entry.id as usize);
-                        }
+                };
+                let n = entry.len as usize;
+                if text.len() - start >= n {
+                    let lit = &self.arena[entry.start as usize..entry.start as usize + n];
+                    if text[start..start + n] == *lit {
+                        found(entry.id as usize);
                     }
                 }
             }
@@ -256,11 +280,10 @@ mod tests {
     fn every_occurrence_of_every_length() {
         let index = GramIndex::new(&["cmd.exe", "md.e", "c", "/c", "e /", "whoami", "", "xyzzy"])
             .expect("few literals per gram");
-        // "c" occurs twice; "md.e" inside "cmd.exe"; the empty literal in every text
-        assert_eq!(
-            all(&index, "cmd.exe /c whoami"),
-            vec![0, 1, 2, 2, 3, 4, 5, 6]
-        );
+        // "c" occurs twice (reported once: one byte); "md.e" inside "cmd.exe"; the empty literal
+        // in every text
+        assert_eq!(all(&index, "cmd.exe /c whoami"), vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(all(&index, "e /c"), vec![2, 3, 4, 6]);
         assert_eq!(all(&index, ""), vec![6]);
         assert_eq!(all(&index, "xyzz"), vec![6]);
     }
