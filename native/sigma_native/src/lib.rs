@@ -25,19 +25,6 @@ use plan::{Plan, Scratch};
 use view::{Helpers, Trie, View};
 
 const MAX_PLANS: usize = 4096;
-/// Events evaluated together (their views are alive at once).
-const CHUNK: usize = 128;
-
-/// Where one event of a chunk stands.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// not a dict: `None`, not counted as handed back
-    NotEvent,
-    /// the Python engine decides it
-    Python,
-    /// decided here: its candidates are evaluated
-    Decided,
-}
 
 #[pyclass(module = "soc_sigma_native")]
 struct Engine {
@@ -126,95 +113,37 @@ impl Engine {
     /// For each event: `()` when no rule matches, `(rules, values)` when some do (the rule indexes
     /// ascending, the values at `fact_paths`, None where absent), or `None` when the Python engine
     /// must evaluate it.
-    ///
-    /// Events are taken in chunks. Each event of a chunk is loaded, routed and scanned for its
-    /// candidate rules; then the (rule, event) pairs are evaluated rule by rule, so a rule's
-    /// automata, regex caches and sets stay in cache over the events of the chunk instead of
-    /// being fetched again for each event among thousands of rules. Each event still meets its
-    /// rules in ascending order, so the outcome equals one event at a time.
     fn match_batch<'py>(
         &mut self,
         py: Python<'py>,
         events: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
+        let mut view = View::new(self.path_count);
         let empty = PyTuple::empty(py);
-        let chunk_len = events.len().clamp(1, CHUNK);
-        let mut views: Vec<View<'py>> =
-            (0..chunk_len).map(|_| View::new(self.path_count)).collect();
-        let mut state: Vec<Outcome> = vec![Outcome::Python; chunk_len];
-        let mut matched: Vec<Vec<usize>> = vec![Vec::new(); chunk_len];
-        let mut pairs: Vec<(usize, usize)> = Vec::new();
-        let all: Vec<Bound<'py, PyAny>> = events.iter().collect();
-        for chunk in all.chunks(chunk_len) {
-            // 1. load, route and find the candidates of every event of the chunk
-            pairs.clear();
-            for (k, event) in chunk.iter().enumerate() {
-                let view = &mut views[k];
-                view.reset();
-                matched[k].clear();
-                state[k] = Outcome::Python;
-                let Ok(dict) = event.cast::<PyDict>() else {
-                    state[k] = Outcome::NotEvent;
-                    continue;
-                };
-                if !view.load(&mut self.trie, dict) {
-                    continue;
-                }
-                let Some(plan) = self.plan_of(py, view)? else {
-                    continue;
-                };
-                let found = self.plans[plan].candidates(
-                    view,
-                    &self.helpers,
-                    py,
-                    &mut self.scan,
-                    &mut self.scratch,
-                );
-                let Ok(candidates) = found else {
-                    continue;
-                };
-                self.candidates += candidates.len() as u64;
-                pairs.extend(candidates.into_iter().map(|rule| (rule, k)));
-                state[k] = Outcome::Decided;
+        let mut matched: Vec<usize> = Vec::new();
+        for event in events.iter() {
+            let Ok(dict) = event.cast::<PyDict>() else {
+                out.append(py.None())?;
+                continue;
+            };
+            view.reset();
+            if !(view.load(&mut self.trie, dict) && self.decide(py, &mut view, &mut matched)?) {
+                self.handed_back += 1;
+                out.append(py.None())?;
+                continue;
             }
-            // 2. exact evaluation, rule by rule
-            pairs.sort_unstable();
-            for &(rule, k) in &pairs {
-                if state[k] != Outcome::Decided {
-                    continue; // handed back by an earlier rule
-                }
-                match evaluate(&self.rules[rule], &mut views[k], &self.helpers, py) {
-                    Ok(true) => matched[k].push(rule),
-                    Ok(false) => {}
-                    Err(Stop::Error) => self.rule_errors += 1,
-                    Err(Stop::Bail) => state[k] = Outcome::Python,
-                }
-            }
-            // 3. the outcomes, in input order
-            for k in 0..chunk.len() {
-                match state[k] {
-                    Outcome::NotEvent => out.append(py.None())?,
-                    Outcome::Python => {
-                        self.handed_back += 1;
-                        out.append(py.None())?;
-                    }
-                    Outcome::Decided if matched[k].is_empty() => {
-                        self.events += 1;
-                        out.append(&empty)?;
-                    }
-                    Outcome::Decided => {
-                        self.events += 1;
-                        let view = &views[k];
-                        let values = self.fact_paths.iter().map(|&p| {
-                            view.slot(p)
-                                .cloned()
-                                .unwrap_or_else(|| py.None().into_bound(py))
-                        });
-                        let facts = PyTuple::new(py, values)?;
-                        out.append((PyTuple::new(py, &matched[k])?, facts))?;
-                    }
-                }
+            self.events += 1;
+            if matched.is_empty() {
+                out.append(&empty)?;
+            } else {
+                let values = self.fact_paths.iter().map(|&p| {
+                    view.slot(p)
+                        .cloned()
+                        .unwrap_or_else(|| py.None().into_bound(py))
+                });
+                let facts = PyTuple::new(py, values)?;
+                out.append((PyTuple::new(py, &matched)?, facts))?;
             }
         }
         Ok(out)
@@ -233,6 +162,34 @@ impl Engine {
 }
 
 impl Engine {
+    /// The rules matching a loaded event, into `matched`; false when the Python engine must decide.
+    fn decide<'py>(
+        &mut self,
+        py: Python<'py>,
+        view: &mut View<'py>,
+        matched: &mut Vec<usize>,
+    ) -> PyResult<bool> {
+        let Some(plan) = self.plan_of(py, view)? else {
+            return Ok(false);
+        };
+        let found =
+            self.plans[plan].candidates(view, &self.helpers, py, &mut self.scan, &mut self.scratch);
+        let Ok(candidates) = found else {
+            return Ok(false);
+        };
+        self.candidates += candidates.len() as u64;
+        matched.clear();
+        for rule in candidates {
+            match evaluate(&self.rules[rule], view, &self.helpers, py) {
+                Ok(true) => matched.push(rule),
+                Ok(false) => {}
+                Err(Stop::Error) => self.rule_errors += 1,
+                Err(Stop::Bail) => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     fn plan_of(&mut self, py: Python<'_>, view: &mut View<'_>) -> PyResult<Option<usize>> {
         let mut key: Vec<Option<String>> = Vec::with_capacity(self.route_paths.len());
         for &path in &self.route_paths {
