@@ -527,3 +527,29 @@ def test_odd_event_values_do_not_crash(tmp_path: Path) -> None:
     # 10**40 passes gt 5 (booleans are not numbers); the list matches through its "x" element
     assert [d.event["f"] for d in out] == [10**40, ["x", None]]
     assert det.rule_errors == 0
+
+
+def test_detection_facts_of_odd_values() -> None:
+    from detections.sigma.engine import DETECTION_FIELDS, DetectionFacts
+
+    class Name(str):
+        pass
+
+    values = {
+        "source.ip": ["10.0.0.1", "10.0.0.2"],  # a list stands for its first element
+        "user.name": 7,  # not text: str()
+        "host.name": {"name": "PC01"},  # an object: no entity
+        "destination.ip": [],  # empty list: none
+        "soc.unit.code": ["TH-01"],  # the unit is not taken from a list
+        "event.id": 0,  # falsy: ""
+        "@timestamp": Name("2026-11-20T08:15:30Z"),
+    }
+    facts = DetectionFacts([values[name] for name in DETECTION_FIELDS])
+    assert facts.entity == {"source.ip": "10.0.0.1", "user.name": "7"}
+    assert facts.dedup_suffix == "source.ip=10.0.0.1|user.name=7"
+    assert facts.unit is None and facts.event_id == "" and facts.timestamp == "2026-11-20T08:15:30Z"
+    nested = DetectionFacts([[["a"]], None, Name("PC02"), None, 12, "e1", None])
+    assert nested.entity == {"source.ip": "['a']", "host.name": "PC02"}
+    assert type(nested.entity["host.name"]) is str
+    assert nested.dedup_suffix == "host.name=PC02|source.ip=['a']"
+    assert nested.unit == "12" and nested.event_id == "e1" and nested.timestamp == ""

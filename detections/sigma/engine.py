@@ -268,12 +268,17 @@ class DetectionFacts:
         parts: list[str] = []
         for name, index in _ENTITY_SORTED:
             value = values[index]
-            if type(value) is list:
-                value = value[0] if value else None
-            if value is not None and not isinstance(value, dict):
-                text = value if type(value) is str else str(value)
-                entity[name] = text
-                parts.append(name + "=" + text)
+            if value is None:  # the usual case first: most entity fields are absent
+                continue
+            if type(value) is not str:
+                if type(value) is list:
+                    value = value[0] if value else None
+                if value is None or isinstance(value, dict):
+                    continue
+                if type(value) is not str:
+                    value = str(value)
+            entity[name] = value
+            parts.append(name + "=" + value)
         unit, event_id, timestamp = values[_UNIT], values[_EVENT_ID], values[_TIMESTAMP]
         self.entity = entity
         self.unit: str | None = str(unit) if unit is not None and not isinstance(unit, dict | list) else None
@@ -368,6 +373,8 @@ class Detector:
                 ruleset.lowering, self._router.key_fields, self._rules_of_route, fact_fields=DETECTION_FIELDS
             )
         self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
+        # per rule: the RuleInfo its Detections carry, None for a rule that only feeds correlations
+        self._emitting = [c.info if c.emits else None for c in self._rules]
 
     @property
     def native(self) -> bool:
@@ -446,6 +453,7 @@ class Detector:
         evaluated = 0
         decided: list[Decision] | None = None
         feeding = self._feeding
+        emitting = self._emitting
         if self._native is not None:
             batch = events if type(events) is list else list(events)
             decided = self._native.match(batch)
@@ -464,7 +472,10 @@ class Detector:
                 known, values = hit
                 if states is None or feeding.isdisjoint(known):
                     facts = DetectionFacts(values)  # the values at DETECTION_FIELDS, read by the extension
-                    out.extend(make_detection(rules[i].info, event, facts=facts) for i in known if rules[i].emits)
+                    for i in known:
+                        info = emitting[i]
+                        if info is not None:
+                            out.append(make_detection(info, event, facts=facts))
                     continue
                 # correlation fields may lie anywhere: an event feeding one is checked in full
                 flat: FlatEvent = LazyFlat(event)
