@@ -283,3 +283,23 @@ def test_literals_crowding_one_gram(tmp_path: Path) -> None:
     oracle = _pairs(Detector(ruleset, prefilter=False), events)
     assert _pairs(Detector(ruleset), events) == oracle
     assert oracle == {("crowded", "e0"), ("crowded", "e2")}
+
+
+def test_ever_new_keys_and_a_dotted_key_met_again(ruleset: RuleSet) -> None:
+    # the extension remembers dict keys by identity in a bounded cache: 70,000 distinct keys on a
+    # path rules read overflow it (it is emptied and refilled), and a dotted key object seen in
+    # several events is refused each time
+    events = []
+    for n in range(700):
+        event = _event(n, CommandLine="powershell -ENC abc" if n % 2 else "benign")
+        event["winlog"]["event_data"].update({f"k{n}_{i}": i for i in range(100)})
+        events.append(event)
+    dotted = "process.command_line"
+    for n in range(3):
+        events.append({**_event(900 + n, CommandLine="-enc x"), dotted: "dotted key"})
+    oracle = _pairs(Detector(ruleset, prefilter=False), events)
+    native = Detector(ruleset)
+    assert _pairs(native, events) == oracle
+    assert ("contains", "e1") in oracle and ("contains", "e0") not in oracle
+    assert native.native_counters is not None
+    assert native.native_counters["handed_back"] == 3
