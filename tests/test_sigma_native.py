@@ -297,9 +297,18 @@ def test_ever_new_keys_and_a_dotted_key_met_again(ruleset: RuleSet) -> None:
     dotted = "process.command_line"
     for n in range(3):
         events.append({**_event(900 + n, CommandLine="-enc x"), dotted: "dotted key"})
+
+    class Key(str):  # a str subclass as a key is read, not remembered
+        pass
+
+    for n in range(2):
+        event = _event(950 + n)
+        event["winlog"]["event_data"] = {Key("CommandLine"): "powershell -ENC abc"}
+        events.append(event)
     oracle = _pairs(Detector(ruleset, prefilter=False), events)
     native = Detector(ruleset)
     assert _pairs(native, events) == oracle
     assert ("contains", "e1") in oracle and ("contains", "e0") not in oracle
+    assert ("contains", "e950") in oracle and ("contains", "e951") in oracle
     assert native.native_counters is not None
     assert native.native_counters["handed_back"] == 3

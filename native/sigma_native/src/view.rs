@@ -90,18 +90,16 @@ impl Trie {
 
     /// The child of `node` under the string `key` (or [`ABSENT`], [`UNREADABLE`]).
     fn child(&mut self, node: usize, key: &Bound<'_, PyString>) -> u32 {
+        // only exact str keys are remembered: freeing one when the cache is emptied runs no
+        // Python code (a str subclass could have a `__del__` that changes the dict being walked)
+        if !key.is_exact_instance_of::<PyString>() {
+            return self.find(node, key);
+        }
         let id = (node as u32, key.as_ptr() as usize);
         if let Some(&child) = self.seen.get(&id) {
             return child;
         }
-        let child = match key.to_str() {
-            Ok(text) if !text.contains('.') => self.nodes[node]
-                .children
-                .get(text)
-                .copied()
-                .unwrap_or(ABSENT),
-            _ => UNREADABLE,
-        };
+        let child = self.find(node, key);
         if self.seen.len() >= MAX_SEEN {
             self.seen.clear();
             self.keep.clear();
@@ -109,6 +107,17 @@ impl Trie {
         self.seen.insert(id, child);
         self.keep.push(key.clone().unbind());
         child
+    }
+
+    fn find(&self, node: usize, key: &Bound<'_, PyString>) -> u32 {
+        match key.to_str() {
+            Ok(text) if !text.contains('.') => self.nodes[node]
+                .children
+                .get(text)
+                .copied()
+                .unwrap_or(ABSENT),
+            _ => UNREADABLE,
+        }
     }
 }
 
