@@ -42,13 +42,10 @@ fn table_slot(key: u32, bits: u32) -> usize {
     (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
+/// The key of up to 4 bytes: the bytes read as a big-endian number.
 #[inline]
-fn key_at(text: &[u8], at: usize, len: usize) -> u32 {
-    let mut key = 0u32;
-    for &b in &text[at..at + len] {
-        key = (key << 8) | u32::from(b);
-    }
-    key
+fn key_of(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0u32, |key, &b| (key << 8) | u32::from(b))
 }
 
 /// A literal filed under a key: where its bytes are and where the key lies inside it.
@@ -60,7 +57,7 @@ struct Entry {
     len: u32,
 }
 
-/// Literals keyed by the bytes of one window length (4 for long literals, 1..=3 for short ones).
+/// Literals keyed by the bytes of one window length (4 for long literals, 2 or 3 for short ones).
 struct Window {
     len: usize,
     bloom_bits: u32,
@@ -149,7 +146,7 @@ impl GramIndex {
         for lit in literals {
             let lit = lit.as_bytes();
             let mut seen: Vec<u32> = (0..lit.len().saturating_sub(3))
-                .map(|at| key_at(lit, at, 4))
+                .map(|at| key_of(&lit[at..at + 4]))
                 .collect();
             seen.sort_unstable();
             seen.dedup();
@@ -173,13 +170,15 @@ impl GramIndex {
             match lit.len() {
                 0 => empty.push(id as u32),
                 1 => bytes.push((lit[0], id as u32)),
-                n @ 2..=3 => by_len[n].push((key_at(lit, 0, n), entry)),
+                n @ 2..=3 => by_len[n].push((key_of(lit), entry)),
                 n => {
                     let at = (0..=n - 4)
-                        .min_by_key(|&at| share.get(&key_at(lit, at, 4)).copied().unwrap_or(0))
+                        .min_by_key(|&at| {
+                            share.get(&key_of(&lit[at..at + 4])).copied().unwrap_or(0)
+                        })
                         .unwrap_or(0);
                     entry.offset = at as u32;
-                    by_len[4].push((key_at(lit, at, 4), entry));
+                    by_len[4].push((key_of(&lit[at..at + 4]), entry));
                 }
             }
         }
@@ -244,7 +243,7 @@ impl GramIndex {
         found: &mut impl FnMut(usize),
     ) {
         for (at, bytes) in text.windows(LEN).enumerate() {
-            let key = bytes.iter().fold(0u32, |k, &b| (k << 8) | u32::from(b));
+            let key = key_of(bytes);
             let (word, mask) = bloom_probe(key, window.bloom_bits);
             if window.bloom[word] & mask != mask {
                 continue;

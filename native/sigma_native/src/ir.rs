@@ -552,10 +552,10 @@ pub fn need(node: &Node) -> Option<Need> {
 
 /// Whether a group's flags (the letters after `(?`) turn case-insensitivity on.
 fn sets_ignore_case(group: &str) -> bool {
+    // letters before a `-` (or the `:`/`)` ending the flags) are the ones turned on
     group
         .chars()
-        .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
-        .take_while(|c| *c != '-')
+        .take_while(|c| c.is_ascii_alphabetic())
         .any(|c| c == 'i')
 }
 
@@ -596,7 +596,7 @@ fn regex_literals(pattern: &str) -> Option<(Vec<String>, bool)> {
     let prefixes = seq
         .literals()
         .and_then(|lits| anchor_set(lits.iter().map(|l| l.as_bytes())));
-    let inner = required_literals(&hir, 0).and_then(|lits| anchor_set(lits.iter().map(|l| &l[..])));
+    let inner = required_literals(&hir, 0);
     // the cheaper of the two sets (prefixes on a tie)
     let best = match (prefixes, inner) {
         (Some(p), Some(i)) if set_cost(&i) < set_cost(&p) => Some(i),
@@ -615,27 +615,26 @@ const MAX_REQUIRED: usize = 64;
 /// cheapest part's set serves; an alternation needs one of its branches' sets; a repetition at
 /// least once needs its body's. Anything else (classes, optional parts, assertions) requires
 /// nothing.
-fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
+fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<String>> {
     if depth > 32 {
         return None;
     }
     match hir.kind() {
-        HirKind::Literal(lit) => Some(vec![lit.0.to_vec()]),
+        HirKind::Literal(lit) => anchor_set(std::iter::once(&lit.0[..])),
         HirKind::Capture(capture) => required_literals(&capture.sub, depth + 1),
         HirKind::Repetition(rep) if rep.min >= 1 => required_literals(&rep.sub, depth + 1),
         HirKind::Concat(parts) => parts
             .iter()
-            .filter_map(|part| {
-                let set = required_literals(part, depth + 1)?;
-                let cost = set_cost(&anchor_set(set.iter().map(|l| &l[..]))?);
-                Some((cost, set))
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, set)| set),
+            .filter_map(|part| required_literals(part, depth + 1))
+            .min_by(|a, b| set_cost(a).total_cmp(&set_cost(b))),
         HirKind::Alternation(branches) => {
-            let mut out = Vec::new();
+            let mut out: Vec<String> = Vec::new();
             for branch in branches {
-                out.extend(required_literals(branch, depth + 1)?);
+                for lit in required_literals(branch, depth + 1)? {
+                    if !out.contains(&lit) {
+                        out.push(lit);
+                    }
+                }
                 if out.len() > MAX_REQUIRED {
                     return None;
                 }

@@ -47,7 +47,7 @@ impl Finder {
         Ok(Finder::Automaton { all, gate })
     }
 
-    /// `found(literal id)` for every occurrence of every literal in `text`.
+    /// `found(literal id)` for every literal in `text`, at least once (see [`GramIndex::scan`]).
     fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
         match self {
             Finder::Grams(grams) => grams.scan(text, found),
@@ -223,10 +223,8 @@ impl Plan {
             let count = view.texts(index.path, false).len();
             for i in 0..count {
                 let plain = view.texts(index.path, false)[i].as_str();
-                if !index.folded.is_empty()
-                    && !plain.is_ascii()
-                    && holds_any(plain, &FOLDS_TO_ASCII)
-                {
+                let ascii = plain.is_ascii();
+                if !index.folded.is_empty() && !ascii && holds_any(plain, &FOLDS_TO_ASCII) {
                     for &cid in &index.folded {
                         hit(cid, bits);
                     }
@@ -235,16 +233,15 @@ impl Plan {
                 // str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is scanned
                 // ASCII-lower-cased when the literals are ASCII; other text gets str.lower().
                 let lowered;
-                let text: &[u8] =
-                    if plain.is_ascii() || (index.ascii && !holds_any(plain, &LOWERS_TO_ASCII)) {
-                        buffer.clear();
-                        buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
-                        buffer
-                    } else {
-                        view.ensure_texts(index.path, true, helpers, py)?;
-                        lowered = view.texts(index.path, true)[i].as_str();
-                        lowered.as_bytes()
-                    };
+                let text: &[u8] = if ascii || (index.ascii && !holds_any(plain, &LOWERS_TO_ASCII)) {
+                    buffer.clear();
+                    buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
+                    buffer
+                } else {
+                    view.ensure_texts(index.path, true, helpers, py)?;
+                    lowered = view.texts(index.path, true)[i].as_str();
+                    lowered.as_bytes()
+                };
                 stats[0] += text.len() as u64;
                 index.finder.scan(text, |literal| {
                     stats[1] += 1;
