@@ -127,10 +127,45 @@ impl Window {
     }
 }
 
+/// Windows of at most this many literals are not scanned position by position: each literal is
+/// searched for on its own (SIMD `memmem`), a few calls instead of a pass over the text.
+const FEW: usize = 6;
+
+/// The literals of two bytes or more that one kind of text can hold, by window length.
+#[derive(Default)]
+struct Layer {
+    windows: Vec<Window>,
+    few: Vec<(memchr::memmem::Finder<'static>, u32)>,
+}
+
+impl Layer {
+    fn build(by_len: [Vec<(u32, Entry)>; 5], arena: &[u8]) -> Layer {
+        let mut layer = Layer::default();
+        for (len, keyed) in by_len.into_iter().enumerate() {
+            if keyed.is_empty() {
+                continue;
+            }
+            if keyed.len() <= FEW {
+                for (_, e) in keyed {
+                    let lit = &arena[e.start as usize..(e.start + e.len) as usize];
+                    layer
+                        .few
+                        .push((memchr::memmem::Finder::new(lit).into_owned(), e.id));
+                }
+            } else {
+                layer.windows.push(Window::build(len, keyed));
+            }
+        }
+        layer
+    }
+}
+
 /// The literals of one field, ready to be found in its texts.
 pub struct GramIndex {
     arena: Vec<u8>, // every literal's bytes, one after another
-    windows: Vec<Window>,
+    /// literals an ASCII text can hold (the ASCII ones), and those any text can hold
+    ascii: Layer,
+    any: Layer,
     empty: Vec<u32>, // empty literals occur in every text
     /// one-byte literals (byte, id): found by the set of bytes a text holds, once per text
     bytes: Vec<(u8, u32)>,
@@ -192,24 +227,25 @@ impl GramIndex {
                 }
             }
         }
-        let windows = by_len
-            .into_iter()
-            .enumerate()
-            .filter(|(_, keyed)| !keyed.is_empty())
-            .map(|(len, keyed)| Window::build(len, keyed))
-            .collect();
+        let ascii_only = by_len.clone().map(|keyed| {
+            keyed
+                .into_iter()
+                .filter(|(_, e)| literals[e.id as usize].is_ascii())
+                .collect()
+        });
         Some(GramIndex {
+            ascii: Layer::build(ascii_only, &arena),
+            any: Layer::build(by_len, &arena),
             arena,
-            windows,
             empty,
             bytes,
         })
     }
 
-    /// Call `found(literal id)` for every occurrence of every literal of two bytes or more in
-    /// `text`, and once for each literal of one byte or none it holds (what the caller needs is
-    /// which literals occur: repeats of one byte would only be many calls).
-    pub fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
+    /// Call `found(literal id)` for every literal `text` holds: at least once, and for the
+    /// literals of 2 bytes or more found position by position at each occurrence (what the caller
+    /// needs is which literals occur). `ascii`: the text is ASCII (it can hold only ASCII literals).
+    pub fn scan(&self, text: &[u8], ascii: bool, mut found: impl FnMut(usize)) {
         for &id in &self.empty {
             found(id as usize);
         }
@@ -224,7 +260,13 @@ impl GramIndex {
                 }
             }
         }
-        for window in &self.windows {
+        let layer = if ascii { &self.ascii } else { &self.any };
+        for (finder, id) in &layer.few {
+            if finder.find(text).is_some() {
+                found(*id as usize);
+            }
+        }
+        for window in &layer.windows {
             match window.len {
                 2 => self.scan_window::<2>(window, text, &mut found),
                 3 => self.scan_window::<3>(window, text, &mut found),
@@ -270,7 +312,7 @@ mod tests {
 
     fn all(index: &GramIndex, text: &str) -> Vec<usize> {
         let mut out = Vec::new();
-        index.scan(text.as_bytes(), |id| out.push(id));
+        index.scan(text.as_bytes(), text.is_ascii(), |id| out.push(id));
         out.sort_unstable();
         out
     }
@@ -285,6 +327,30 @@ mod tests {
         assert_eq!(all(&index, "e /c"), vec![2, 3, 4, 6]);
         assert_eq!(all(&index, ""), vec![6]);
         assert_eq!(all(&index, "xyzz"), vec![6]);
+    }
+
+    #[test]
+    fn few_and_non_ascii_literals() {
+        // two-byte literals: a Cyrillic letter (non-ASCII) and few ASCII ones, found by memmem;
+        // four-byte ones: more than FEW, found by the gram scan
+        let words = [
+            "\u{430}", "/c", "-e", "powe", "rshe", "hell", "enco", "base", "down", "load", "invo",
+        ];
+        let index = GramIndex::new(&words).expect("few literals per gram");
+        assert_eq!(index.ascii.few.len(), 2);
+        assert_eq!(index.any.few.len(), 3);
+        assert_eq!(index.any.windows.len(), 1);
+        let find = |text: &str| {
+            let mut out = Vec::new();
+            index.scan(text.as_bytes(), text.is_ascii(), |id| out.push(id));
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        assert_eq!(find("powershell /c -encodedcommand"), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(find("p\u{430}wershell /c"), vec![0, 1, 4, 5]);
+        assert_eq!(find("download"), vec![8, 9]);
+        assert!(find("").is_empty());
     }
 
     #[test]

@@ -48,9 +48,10 @@ impl Finder {
     }
 
     /// `found(literal id)` for every literal in `text`, at least once (see [`GramIndex::scan`]).
-    fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
+    /// `ascii`: the text is ASCII.
+    fn scan(&self, text: &[u8], ascii: bool, mut found: impl FnMut(usize)) {
         match self {
-            Finder::Grams(grams) => grams.scan(text, found),
+            Finder::Grams(grams) => grams.scan(text, ascii, found),
             Finder::Automaton { all, gate } => {
                 // every occurrence starts at or after the leftmost one: scan all from there
                 let Some(first) = gate.find(text) else {
@@ -84,7 +85,7 @@ pub struct Scratch {
     bits: Vec<u64>,       // candidate rules
     clause_hit: Vec<u64>, // clauses with an anchor found
     count: Vec<u8>,       // rule -> clauses hit
-    buffer: Vec<u8>,      // ASCII-lower-cased text
+    buffer: Vec<u8>,      // ASCII-lower-cased non-ASCII text
 }
 
 fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
@@ -219,6 +220,10 @@ impl Plan {
             if view.slot(index.path).is_none() {
                 continue;
             }
+            // The literals are str.lower() of rule text. ASCII text is scanned lower-cased as the
+            // exact evaluation reads it (made once for both). Other text whose only case changes
+            // under str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is
+            // scanned ASCII-lower-cased when the literals are ASCII; the rest gets str.lower().
             view.ensure_texts(index.path, false, helpers, py)?;
             let count = view.texts(index.path, false).len();
             for i in 0..count {
@@ -229,21 +234,16 @@ impl Plan {
                         hit(cid, bits);
                     }
                 }
-                // The literals are str.lower() of rule text. Text whose only case changes under
-                // str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is scanned
-                // ASCII-lower-cased when the literals are ASCII; other text gets str.lower().
-                let lowered;
-                let text: &[u8] = if ascii || (index.ascii && !holds_any(plain, &LOWERS_TO_ASCII)) {
+                let text: &[u8] = if !ascii && index.ascii && !holds_any(plain, &LOWERS_TO_ASCII) {
                     buffer.clear();
                     buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
                     buffer
                 } else {
                     view.ensure_texts(index.path, true, helpers, py)?;
-                    lowered = view.texts(index.path, true)[i].as_str();
-                    lowered.as_bytes()
+                    view.texts(index.path, true)[i].as_str().as_bytes()
                 };
                 stats[0] += text.len() as u64;
-                index.finder.scan(text, |literal| {
+                index.finder.scan(text, ascii, |literal| {
                     stats[1] += 1;
                     for &cid in &index.clauses[literal] {
                         hit(cid, bits);

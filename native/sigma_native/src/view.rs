@@ -121,13 +121,57 @@ impl Trie {
     }
 }
 
-/// A text value: a Python string's own UTF-8 buffer (no copy) or a computed string.
+/// A text value: a Python string's own UTF-8 buffer (no copy), a computed string, or a lower-cased
+/// copy in the view's [`Arena`].
 #[derive(Clone)]
 pub enum Text<'py> {
     /// the string (kept alive: it owns the buffer), its UTF-8 pointer and length
     #[allow(dead_code)]
     Py(Bound<'py, PyString>, *const u8, usize),
     Own(String),
+    /// UTF-8 in the arena of the view holding this text (valid until the view is reset)
+    Arena(*const u8, usize),
+}
+
+/// Bytes of the texts one event needs copied (lower-cased ones): filled per event, emptied by
+/// [`View::reset`]. Chunks never move once allocated, so a text's pointer into one stays valid
+/// until the reset.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+    current: usize, // chunk being filled
+}
+
+const ARENA_CHUNK: usize = 1 << 16;
+
+impl Arena {
+    fn reset(&mut self) {
+        self.current = 0;
+        if let Some(first) = self.chunks.first_mut() {
+            first.clear();
+        }
+        self.chunks.truncate(4); // a huge event's extra chunks are not kept
+    }
+
+    /// `text` ASCII-lower-cased, copied in.
+    fn push_ascii_lower(&mut self, text: &str) -> Text<'static> {
+        let n = text.len();
+        let fits = |c: &Vec<u8>| c.capacity() - c.len() >= n;
+        while self.current < self.chunks.len() && !fits(&self.chunks[self.current]) {
+            self.current += 1;
+            if let Some(next) = self.chunks.get_mut(self.current) {
+                next.clear();
+            }
+        }
+        if self.current == self.chunks.len() {
+            self.chunks.push(Vec::with_capacity(n.max(ARENA_CHUNK)));
+        }
+        let chunk = &mut self.chunks[self.current];
+        let start = chunk.len();
+        // within capacity: the chunk's buffer does not move, earlier texts stay valid
+        chunk.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        Text::Arena(chunk[start..].as_ptr(), n)
+    }
 }
 
 impl<'py> Text<'py> {
@@ -146,6 +190,11 @@ impl<'py> Text<'py> {
                 std::str::from_utf8_unchecked(std::slice::from_raw_parts(*ptr, *len))
             },
             Text::Own(s) => s.as_str(),
+            // SAFETY: an ASCII-lower-cased copy of UTF-8 is UTF-8; the arena keeps the bytes, unmoved,
+            // until the view is reset, and the view's texts are cleared by that same reset.
+            Text::Arena(ptr, len) => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(*ptr, *len))
+            },
         }
     }
 }
@@ -156,6 +205,7 @@ pub struct View<'py> {
     lower: Vec<Option<(u32, u32)>>,
     plain: Vec<Option<(u32, u32)>>,
     texts: Vec<Text<'py>>,
+    arena: Arena,
     touched: Vec<u32>,
     cached: Vec<u32>,
     event: Option<Bound<'py, PyDict>>,
@@ -276,6 +326,7 @@ impl<'py> View<'py> {
             lower: vec![None; paths],
             plain: vec![None; paths],
             texts: Vec::new(),
+            arena: Arena::default(),
             touched: Vec::new(),
             cached: Vec::new(),
             event: None,
@@ -294,6 +345,7 @@ impl<'py> View<'py> {
         self.touched.clear();
         self.cached.clear();
         self.texts.clear();
+        self.arena.reset();
         self.event = None;
         self.flat = None;
     }
@@ -380,10 +432,12 @@ impl<'py> View<'py> {
             for i in from..to {
                 let text = &self.texts[i as usize];
                 let s = text.as_str();
-                let lowered = if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    text.clone()
-                } else {
+                let lowered = if !s.is_ascii() {
                     Text::Own(lower_text(py, s)?)
+                } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    self.arena.push_ascii_lower(s)
+                } else {
+                    text.clone()
                 };
                 self.texts.push(lowered);
             }
