@@ -312,3 +312,39 @@ def test_ever_new_keys_and_a_dotted_key_met_again(ruleset: RuleSet) -> None:
     assert ("contains", "e950") in oracle and ("contains", "e951") in oracle
     assert native.native_counters is not None
     assert native.native_counters["handed_back"] == 3
+
+
+def test_routes_met_again_in_other_forms(ruleset: RuleSet) -> None:
+    # the extension compares an event's routing values with the routes it met last before it
+    # builds a key: an int or a numeric string, another case, a list, a non-ASCII text, null or
+    # absent must each route as the Python engine routes them, in any order
+    def routed(n: int, event_id: Any, dataset: Any = "windows.sysmon_operational") -> dict[str, Any]:
+        event = _event(n, CommandLine="powershell -enc x", User="SYSTEM")
+        event["winlog"]["event_id"] = event_id
+        if dataset is None:
+            del event["event"]["dataset"]
+        else:
+            event["event"]["dataset"] = dataset
+        return event
+
+    forms: list[tuple[Any, Any]] = [
+        (1, "windows.sysmon_operational"),
+        ("1", "Windows.Sysmon_Operational"),
+        (11, "windows.sysmon_operational"),
+        (1, ["WINDOWS.SYSMON_OPERATIONAL"]),
+        (True, "windows.sysmon_operational"),
+        ("01", "windows.sysmon_operational"),
+        (1, "windows.sysmon_operationał"),
+        (None, "windows.sysmon_operational"),
+        (1, None),
+        (1.0, "windows.sysmon_operational"),
+        (-1, "windows.sysmon_operational"),
+        (2**70, "windows.sysmon_operational"),
+    ]
+    events = [routed(i * 100 + j, *form) for i in range(3) for j, form in enumerate(forms[i:] + forms[:i])]
+    oracle = _pairs(Detector(ruleset, prefilter=False), events)
+    assert ("contains", "e0") in oracle and ("contains", "e1") in oracle  # not vacuous
+    native = Detector(ruleset)
+    assert _pairs(native, events) == oracle
+    counters = native.native_counters
+    assert counters is not None and counters["events"] == len(events)

@@ -347,7 +347,10 @@ mod tests {
             out.dedup();
             out
         };
-        assert_eq!(find("powershell /c -encodedcommand"), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            find("powershell /c -encodedcommand"),
+            vec![1, 2, 3, 4, 5, 6]
+        );
         assert_eq!(find("p\u{430}wershell /c"), vec![0, 1, 4, 5]);
         assert_eq!(find("download"), vec![8, 9]);
         assert!(find("").is_empty());

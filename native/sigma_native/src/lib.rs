@@ -25,6 +25,8 @@ use plan::{Plan, Scratch};
 use view::{Helpers, Trie, View};
 
 const MAX_PLANS: usize = 4096;
+/// Routing keys remembered with their plans, compared before a key is built and hashed.
+const RECENT_ROUTES: usize = 8;
 
 #[pyclass(module = "soc_sigma_native")]
 struct Engine {
@@ -38,6 +40,7 @@ struct Engine {
     rules_for_route: Py<PyAny>,
     plans: Vec<Plan>,
     plan_by_route: HashMap<Vec<Option<String>>, usize>,
+    recent: Vec<(Vec<Option<String>>, usize)>,
     /// counters: events matched here, events handed back, candidates evaluated, rule errors
     #[pyo3(get)]
     events: u64,
@@ -101,6 +104,7 @@ impl Engine {
             rules_for_route,
             plans: Vec::new(),
             plan_by_route: HashMap::new(),
+            recent: Vec::new(),
             events: 0,
             handed_back: 0,
             candidates: 0,
@@ -191,6 +195,37 @@ impl Engine {
     }
 
     fn plan_of(&mut self, py: Python<'_>, view: &mut View<'_>) -> PyResult<Option<usize>> {
+        // the routes met last, most recent first: consecutive events mostly share one
+        for at in 0..self.recent.len() {
+            let (key, plan) = &self.recent[at];
+            let same = self
+                .route_paths
+                .iter()
+                .zip(key)
+                .all(|(&path, want)| view.route_value_is(path, want.as_deref()) == Some(true));
+            if same {
+                let plan = *plan;
+                self.recent[..=at].rotate_right(1);
+                return Ok(Some(plan));
+            }
+        }
+        let Some((key, plan)) = self.plan_of_key(py, view)? else {
+            return Ok(None);
+        };
+        if self.recent.len() == RECENT_ROUTES {
+            self.recent.pop();
+        }
+        self.recent.insert(0, (key, plan));
+        Ok(Some(plan))
+    }
+
+    /// The event's routing key and the index of its plan (built on first use).
+    #[allow(clippy::type_complexity)]
+    fn plan_of_key(
+        &mut self,
+        py: Python<'_>,
+        view: &mut View<'_>,
+    ) -> PyResult<Option<(Vec<Option<String>>, usize)>> {
         let mut key: Vec<Option<String>> = Vec::with_capacity(self.route_paths.len());
         for &path in &self.route_paths {
             match view.route_value(path, &self.helpers, py) {
@@ -199,7 +234,7 @@ impl Engine {
             }
         }
         if let Some(&index) = self.plan_by_route.get(&key) {
-            return Ok(Some(index));
+            return Ok(Some((key, index)));
         }
         let rules: Vec<usize> = self
             .rules_for_route
@@ -209,11 +244,12 @@ impl Engine {
         if self.plans.len() >= MAX_PLANS {
             self.plans.clear();
             self.plan_by_route.clear();
+            self.recent.clear();
         }
         let plan = Plan::build(&rules, &self.needs)?;
         self.plans.push(plan);
-        self.plan_by_route.insert(key, self.plans.len() - 1);
-        Ok(Some(self.plans.len() - 1))
+        self.plan_by_route.insert(key.clone(), self.plans.len() - 1);
+        Ok(Some((key, self.plans.len() - 1)))
     }
 }
 

@@ -470,6 +470,32 @@ impl<'py> View<'py> {
         Ok(flat)
     }
 
+    /// Whether [`View::route_value`] of `path` is `want`, when that is quick to tell (ASCII text,
+    /// ints, absent or null values); None otherwise.
+    pub fn route_value_is(&self, path: u32, want: Option<&str>) -> Option<bool> {
+        let Some(value) = self.slot(path) else {
+            return Some(want.is_none());
+        };
+        if value.is_none() {
+            return Some(want.is_none());
+        }
+        if value.is_exact_instance_of::<PyInt>() {
+            let n = value.extract::<i64>().ok()?;
+            let mut digits = [0u8; 24];
+            let mut at = &mut digits[..];
+            std::io::Write::write_fmt(&mut at, format_args!("{n}")).ok()?;
+            let len = 24 - at.len();
+            return Some(want.is_some_and(|w| w.as_bytes() == &digits[..len]));
+        }
+        let s = value.cast::<PyString>().ok()?;
+        let text = s.to_str().ok()?;
+        if !text.is_ascii() {
+            return None;
+        }
+        // `want` is lower-cased: the lower case of `text` is `want` when they differ only in case
+        Some(want.is_some_and(|w| w.eq_ignore_ascii_case(text)))
+    }
+
     /// `LogsourceRouter.route_key` for one field: normalised text or None.
     pub fn route_value(
         &self,
