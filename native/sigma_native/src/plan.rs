@@ -15,9 +15,18 @@ use crate::view::{as_number, items, Helpers, View};
 /// literals by their grams ([`GramIndex`]: an automaton over thousands of literals is megabytes,
 /// a cache miss per byte of text).
 enum Finder {
-    Automaton { all: AhoCorasick, gate: AhoCorasick },
+    Automaton {
+        all: AhoCorasick,
+        gate: AhoCorasick,
+        /// `all` without a prefilter, for short texts: a prefilter on a byte common in the field
+        /// (`\\` in paths) is called again and again, several times the cost of the DFA alone
+        short: AhoCorasick,
+    },
     Grams(GramIndex),
 }
+
+/// Texts up to this long are scanned by the DFA alone (no gate, no prefilter).
+const SHORT_TEXT: usize = 48;
 
 /// Above this many literals a field's literals are found by grams (unless they crowd one gram).
 const AUTOMATON_LITERALS: usize = 64;
@@ -44,7 +53,17 @@ impl Finder {
             .match_kind(MatchKind::LeftmostFirst)
             .build(words)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(Finder::Automaton { all, gate })
+        let short = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(if many {
+                None
+            } else {
+                Some(AhoCorasickKind::DFA)
+            })
+            .prefilter(false)
+            .build(words)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Finder::Automaton { all, gate, short })
     }
 
     /// `found(literal id)` for every literal in `text`, at least once (see [`GramIndex::scan`]).
@@ -52,7 +71,12 @@ impl Finder {
     fn scan(&self, text: &[u8], ascii: bool, mut found: impl FnMut(usize)) {
         match self {
             Finder::Grams(grams) => grams.scan(text, ascii, found),
-            Finder::Automaton { all, gate } => {
+            Finder::Automaton { short, .. } if text.len() <= SHORT_TEXT => {
+                for occurrence in short.find_overlapping_iter(text) {
+                    found(occurrence.pattern().as_usize());
+                }
+            }
+            Finder::Automaton { all, gate, .. } => {
                 // every occurrence starts at or after the leftmost one: scan all from there
                 let Some(first) = gate.find(text) else {
                     return;
