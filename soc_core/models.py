@@ -46,8 +46,12 @@ class RawRecord(msgspec.Struct, frozen=True, kw_only=True):
     offset: int | None = None  # byte offset of the record in its file (file sources)
 
 
-class Detection(msgspec.Struct, kw_only=True):
-    """One rule that fired on one event (or one correlation that completed)."""
+class Detection(msgspec.Struct):
+    """One rule that fired on one event (or one correlation that completed).
+
+    Positional construction is allowed for the detect stage's inner loop (keywords cost about
+    200 ns more per Detection); everywhere else, pass keywords.
+    """
 
     rule_id: str
     rule_title: str

@@ -348,3 +348,55 @@ def test_routes_met_again_in_other_forms(ruleset: RuleSet) -> None:
     assert _pairs(native, events) == oracle
     counters = native.native_counters
     assert counters is not None and counters["events"] == len(events)
+
+
+def test_detection_facts_made_by_the_extension(ruleset: RuleSet) -> None:
+    # the extension makes (entity, dedup_suffix, unit, event_id, timestamp) when the values at
+    # DETECTION_FIELDS are texts or absent; for anything else DetectionFacts decides. Either way
+    # each Detection equals the Python engine's, field by field.
+    from detections.sigma.engine import DetectionFacts
+
+    class Name(str):
+        pass
+
+    def facts_event(n: int, **fields: Any) -> dict[str, Any]:
+        event = _event(n, CommandLine="powershell -enc x")
+        for dotted, value in fields.items():
+            *parents, leaf = dotted.split("__")
+            node = event
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return event
+
+    events = [
+        facts_event(0, source__ip="10.0.0.1", user__name="bob", soc__unit__code="TH-01"),
+        facts_event(1, destination__ip="", host__name="Máy-01"),
+        facts_event(2, host__name=None, soc__unit__code=None),
+        facts_event(3, source__ip=["10.0.0.1", "10.0.0.2"], user__name=7),
+        facts_event(4, host__name=Name("PC02"), soc__unit__code=["TH-01"]),
+        facts_event(5, host__name={"name": "PC01"}),
+        facts_event(6, **{"@timestamp": None}),
+    ]
+    events[6]["event"]["id"] = ""
+    detector = Detector(ruleset)
+    assert detector._native is not None
+    decided = detector._native.match([copy.deepcopy(e) for e in events])
+    made = []
+    for decision in decided:
+        assert decision, "every event matches the 'contains' rule"
+        _rules, values, parts = decision
+        if parts is not None:
+            assert parts == DetectionFacts(values).parts()
+            assert all(type(v) is str for v in (*parts[0].values(), parts[1], parts[3], parts[4]))
+        made.append(parts is not None)
+    assert made == [True, True, True, False, False, False, True]
+
+    def fields(found: list[Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (d.rule_id, d.event_id, d.timestamp, d.dedup_key, d.unit, sorted(d.entity.items()), d.tags) for d in found
+        )
+
+    python = Detector(ruleset, native=False).process([copy.deepcopy(e) for e in events])
+    native = detector.process([copy.deepcopy(e) for e in events])
+    assert fields(native) == fields(python) and len(native) >= len(events)

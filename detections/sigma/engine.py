@@ -40,7 +40,7 @@ from detections.sigma.correlation import (
 from detections.sigma.eventview import LazyFlat
 from detections.sigma.loader import ParsedDoc, RuleFailure, _describe, error_line, iter_rule_files, read_rule_file
 from detections.sigma.mapping import Bucket, SigmaMapping, iter_bucket_names, load_mapping, rule_bucket
-from detections.sigma.native import Decision, Lowering, NativeMatcher
+from detections.sigma.native import Decision, FactsLayout, Lowering, NativeMatcher
 from detections.sigma.native import available as native_available
 from detections.sigma.prefilter import SPECIAL_LOWER, Need, Plan, build_plan, requirement, scanner_backend
 from detections.sigma.values import PlaceholderMissing, Placeholders, resolve_placeholders
@@ -286,6 +286,10 @@ class DetectionFacts:
         self.timestamp = str(timestamp or "")
         self.dedup_suffix = "|".join(parts)
 
+    def parts(self) -> tuple[dict[str, str], str, str | None, str, str]:
+        """(entity, dedup_suffix, unit, event_id, timestamp): what the compiled evaluator makes."""
+        return self.entity, self.dedup_suffix, self.unit, self.event_id, self.timestamp
+
     @classmethod
     def read(cls, get: Callable[[str], Any]) -> DetectionFacts:
         """Facts through a field getter (a flat view's ``get``)."""
@@ -295,6 +299,13 @@ class DetectionFacts:
 # the dedup key lists the entity by field name
 _ENTITY_SORTED = tuple(sorted((name, DETECTION_FIELDS.index(name)) for name in ENTITY_FIELDS))
 _UNIT, _EVENT_ID, _TIMESTAMP = (DETECTION_FIELDS.index(n) for n in ("soc.unit.code", "event.id", "@timestamp"))
+# the same, for the compiled evaluator (it makes DetectionFacts.parts() of plain texts)
+FACTS_LAYOUT: FactsLayout = (
+    [(name, DETECTION_FIELDS.index(name)) for name in ENTITY_FIELDS],
+    _UNIT,
+    _EVENT_ID,
+    _TIMESTAMP,
+)
 
 
 def make_detection(
@@ -303,17 +314,18 @@ def make_detection(
     """The Detection of rule ``info`` firing on ``event`` (``facts`` when already read)."""
     if facts is None:
         facts = DetectionFacts.read((flat if flat is not None else flatten_event(event)).get)
+    # positional, in Detection's field order (the per-detection cost of the detect stage)
     return Detection(
-        rule_id=info.id,
-        rule_title=info.title,
-        level=info.level,
-        tags=list(info.tags),
-        event_id=facts.event_id,
-        timestamp=facts.timestamp,
-        unit=facts.unit,
-        entity=dict(facts.entity),
-        dedup_key=f"{info.id}|{facts.dedup_suffix}",
-        event=event,
+        info.id,
+        info.title,
+        info.level,
+        facts.event_id,
+        facts.timestamp,
+        f"{info.id}|{facts.dedup_suffix}",
+        list(info.tags),
+        facts.unit,
+        dict(facts.entity),
+        event,
     )
 
 
@@ -370,7 +382,11 @@ class Detector:
         self._native: NativeMatcher | None = None
         if use_native and self._rules:
             self._native = NativeMatcher(
-                ruleset.lowering, self._router.key_fields, self._rules_of_route, fact_fields=DETECTION_FIELDS
+                ruleset.lowering,
+                self._router.key_fields,
+                self._rules_of_route,
+                fact_fields=DETECTION_FIELDS,
+                facts_layout=FACTS_LAYOUT,
             )
         self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
         # per rule: the RuleInfo its Detections carry, None for a rule that only feeds correlations
@@ -469,13 +485,27 @@ class Detector:
                     ts = self._clock(event.get("@timestamp"))
                 if not hit:
                     continue
-                known, values = hit
+                known, values, parts = hit
                 if states is None or feeding.isdisjoint(known):
-                    facts = DetectionFacts(values)  # the values at DETECTION_FIELDS, read by the extension
+                    # the facts made by the extension, or of the values it read at DETECTION_FIELDS
+                    entity, suffix, unit, event_id, timestamp = parts or DetectionFacts(values).parts()
                     for i in known:
                         info = emitting[i]
-                        if info is not None:
-                            out.append(make_detection(info, event, facts=facts))
+                        if info is not None:  # as make_detection, positional in Detection's field order
+                            out.append(
+                                Detection(
+                                    info.id,
+                                    info.title,
+                                    info.level,
+                                    event_id,
+                                    timestamp,
+                                    f"{info.id}|{suffix}",
+                                    list(info.tags),
+                                    unit,
+                                    dict(entity),
+                                    event,
+                                )
+                            )
                     continue
                 # correlation fields may lie anywhere: an event feeding one is checked in full
                 flat: FlatEvent = LazyFlat(event)

@@ -57,12 +57,17 @@ try:  # built from native/sigma_native by `make install`; optional at run time
 except ImportError:  # pragma: no cover - depends on the installation
     _native = None
 
-__all__ = ["Decision", "Lowering", "NativeMatcher", "available"]
+__all__ = ["Decision", "FactsLayout", "Lowering", "NativeMatcher", "available"]
 
 Tree = tuple[Any, ...]
 # Per event: None (the Python engine decides), () (no rule matches) or (matching rule indexes,
-# the event's values at the matcher's fact fields).
-Decision = tuple[()] | tuple[tuple[int, ...], tuple[Any, ...]] | None
+# the event's values at the matcher's fact fields, the facts made of them or None: see
+# :data:`FactsLayout`).
+Decision = tuple[()] | tuple[tuple[int, ...], tuple[Any, ...], tuple[Any, ...] | None] | None
+# Where the Detection facts are among the fact fields: entity fields as (name, index), then the
+# indexes of the unit, event id and timestamp. When every value there is a str or absent, the
+# extension makes (entity, dedup_suffix, unit, event_id, timestamp) as DetectionFacts does.
+FactsLayout = tuple[list[tuple[str, int]], int, int, int]
 _COMPARE = {
     CompareOperators.LT: "lt",
     CompareOperators.LTE: "lte",
@@ -226,9 +231,11 @@ class NativeMatcher:
         route_fields: Sequence[str],
         rules_for_route: Callable[[tuple[str | None, ...]], Sequence[int]],
         fact_fields: Sequence[str] = (),
+        facts_layout: FactsLayout = ([], 0, 0, 0),
     ) -> None:
         """``fact_fields``: fields whose values come back with each matching event; they are walked
-        too, so the dicts on their paths are checked for dotted keys."""
+        too, so the dicts on their paths are checked for dotted keys. ``facts_layout``: where the
+        Detection facts are among them (the default, with no fact fields, makes none)."""
         if _native is None:
             raise RuntimeError("the soc_sigma_native extension is not installed (make install builds it)")
         paths = dict(lowering.paths)
@@ -247,6 +254,7 @@ class NativeMatcher:
             lambda key: list(rules_for_route(key)),
             list(COMMON_SUBSTRINGS),
             [paths[f] for f in fact_fields],
+            facts_layout if fact_fields else ([], 0, 0, 0),
         )
 
     def match(self, events: list[Any]) -> list[Decision]:

@@ -10,6 +10,7 @@
 //! or not a string, a string with lone surrogates) is returned as `None` for the Python engine.
 
 mod eval;
+mod facts;
 mod fxhash;
 mod grams;
 mod ir;
@@ -35,6 +36,7 @@ struct Engine {
     trie: Trie,
     route_paths: Vec<u32>,
     fact_paths: Vec<u32>,
+    facts: facts::Layout,
     path_count: usize,
     helpers: Helpers,
     rules_for_route: Py<PyAny>,
@@ -64,7 +66,8 @@ impl Engine {
     /// `as_number`, `norm` are the Python value semantics for the rare values handled there;
     /// `rules_for_route(key)` gives the sorted rule indexes of a routing key (tuple of str|None);
     /// `common`: substrings too frequent to be good prefilter anchors; `fact_paths`: path ids whose
-    /// values come back with each matching event.
+    /// values come back with each matching event; `facts`: where the Detection facts are among those
+    /// values (entity fields as (name, index), then the indexes of unit, event id and timestamp).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -79,7 +82,10 @@ impl Engine {
         rules_for_route: Py<PyAny>,
         common: Vec<String>,
         fact_paths: Vec<u32>,
+        facts: (Vec<(String, usize)>, usize, usize, usize),
     ) -> PyResult<Self> {
+        let py = rules.py();
+        let (entity, unit, event_id, timestamp) = facts;
         // the first engine's list stands for the process (it is a constant of the Python side)
         let _ = ir::COMMON.set(common);
         let mut compiled = Vec::with_capacity(rules.len());
@@ -93,6 +99,7 @@ impl Engine {
             trie: Trie::new(&paths),
             route_paths,
             fact_paths,
+            facts: facts::Layout::new(py, entity, unit, event_id, timestamp),
             path_count: paths.len(),
             helpers: Helpers {
                 fallbacks,
@@ -114,9 +121,10 @@ impl Engine {
         })
     }
 
-    /// For each event: `()` when no rule matches, `(rules, values)` when some do (the rule indexes
-    /// ascending, the values at `fact_paths`, None where absent), or `None` when the Python engine
-    /// must evaluate it.
+    /// For each event: `()` when no rule matches, `(rules, values, facts)` when some do (the rule
+    /// indexes ascending, the values at `fact_paths`, None where absent, and the Detection facts
+    /// made of them or None, see [`facts::Layout::parts`]), or `None` when the Python engine must
+    /// evaluate it.
     fn match_batch<'py>(
         &mut self,
         py: Python<'py>,
@@ -141,13 +149,20 @@ impl Engine {
             if matched.is_empty() {
                 out.append(&empty)?;
             } else {
-                let values = self.fact_paths.iter().map(|&p| {
-                    view.slot(p)
-                        .cloned()
-                        .unwrap_or_else(|| py.None().into_bound(py))
-                });
-                let facts = PyTuple::new(py, values)?;
-                out.append((PyTuple::new(py, &matched)?, facts))?;
+                let values: Vec<Option<Bound<'py, PyAny>>> = self
+                    .fact_paths
+                    .iter()
+                    .map(|&p| view.slot(p).cloned())
+                    .collect();
+                let parts = self.facts.parts(py, &values)?;
+                let values = values
+                    .into_iter()
+                    .map(|v| v.unwrap_or_else(|| py.None().into_bound(py)));
+                out.append((
+                    PyTuple::new(py, &matched)?,
+                    PyTuple::new(py, values)?,
+                    parts,
+                ))?;
             }
         }
         Ok(out)
