@@ -1,6 +1,12 @@
-//! The Fx hash (rustc's): fast for the short keys of event dicts; inputs are trusted path names.
+//! The Fx hash (rustc's): fast for short keys; not for tables that untrusted input fills.
 
-use std::hash::Hasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Maps and sets hashed with [`FxHasher`]: for keys from rules and event paths, and for lookups of
+/// event text in sets built from rules (a lookup inserts nothing, so crafted text cannot crowd them).
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 

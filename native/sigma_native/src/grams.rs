@@ -11,12 +11,7 @@
 //! holds is reported (the longer ones at each occurrence, as the overlapping automaton reports
 //! them); the result is exact, not approximate.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use crate::fxhash::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use crate::fxhash::FxMap;
 
 /// Most literals one gram may hold (the SigmaHQ corpus needs 75).
 const MAX_SHARED: usize = 128;

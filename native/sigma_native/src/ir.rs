@@ -20,7 +20,9 @@ use pyo3::types::{PyList, PyTuple};
 use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
 use regex::Regex;
 use regex_syntax::hir::{Hir, HirKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use crate::fxhash::FxSet;
 use std::sync::OnceLock;
 
 #[allow(clippy::large_enum_variant)] // a leaf per rule tree node, built once
@@ -89,7 +91,7 @@ pub struct StrLeaf {
     pub paths: Vec<u32>,
     pub cased: bool,
     pub any: bool,
-    pub eq: HashSet<String>,
+    pub eq: FxSet<String>,
     pub prefixes: Affixes,
     pub suffixes: Affixes,
     pub contains: Vec<memchr::memmem::Finder<'static>>,
@@ -126,7 +128,7 @@ impl StrLeaf {
 }
 
 /// Distinct lengths (ascending) and the set of the affixes.
-type LengthIndex = (Vec<usize>, HashSet<Box<[u8]>>);
+type LengthIndex = (Vec<usize>, FxSet<Box<[u8]>>);
 
 /// Prefixes or suffixes of one leaf; many of them are looked up by length in a set.
 #[derive(Default)]
@@ -228,7 +230,7 @@ fn str_leaf(t: &Bound<'_, PyTuple>) -> PyResult<Node> {
         paths,
         cased,
         any: false,
-        eq: HashSet::new(),
+        eq: FxSet::default(),
         prefixes: Affixes::default(),
         suffixes: Affixes::default(),
         contains: Vec::new(),

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use std::collections::HashMap;
 
 use crate::eval::Stop;
+use crate::fxhash::FxMap;
 use crate::grams::GramIndex;
 use crate::ir::{number_key, Anchor, Need, FOLDS_TO_ASCII};
 use crate::view::{as_number, items, Helpers, View};
@@ -120,17 +121,17 @@ fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
 pub struct Plan {
     always: Vec<usize>,
     literals: Vec<LiteralIndex>,
-    numbers: Vec<(u32, HashMap<u64, Vec<usize>>)>, // path -> number -> clauses
-    clause_rule: Vec<usize>,                       // clause id -> rule
-    needed: Vec<u8>, // rule -> clauses it needs (0: not anchored here)
-    words: usize,    // bitset size over rule indexes
+    numbers: Vec<(u32, FxMap<u64, Vec<usize>>)>, // path -> number -> clauses
+    clause_rule: Vec<usize>,                     // clause id -> rule
+    needed: Vec<u8>,                             // rule -> clauses it needs (0: not anchored here)
+    words: usize,                                // bitset size over rule indexes
 }
 
 impl Plan {
     pub fn build(rules: &[usize], needs: &[Option<Need>]) -> PyResult<Plan> {
         let mut always = Vec::new();
         let mut lits: HashMap<u32, LiteralTable> = HashMap::new();
-        let mut nums: HashMap<u32, HashMap<u64, Vec<usize>>> = HashMap::new();
+        let mut nums: HashMap<u32, FxMap<u64, Vec<usize>>> = HashMap::new();
         let mut folds: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut top = 0usize;
         let mut clause_rule: Vec<usize> = Vec::new();
@@ -193,7 +194,7 @@ impl Plan {
                 folded: folds.remove(&path).unwrap_or_default(),
             });
         }
-        let mut numbers: Vec<(u32, HashMap<u64, Vec<usize>>)> = nums.into_iter().collect();
+        let mut numbers: Vec<(u32, FxMap<u64, Vec<usize>>)> = nums.into_iter().collect();
         numbers.sort_by_key(|(p, _)| *p);
         Ok(Plan {
             always,

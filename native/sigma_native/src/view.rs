@@ -7,12 +7,8 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use crate::fxhash::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use crate::fxhash::FxMap;
 
 use crate::eval::Stop;
 
