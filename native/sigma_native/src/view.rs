@@ -35,7 +35,14 @@ pub struct Trie {
     /// `keep` while it is here, so its address cannot be reused by another string
     seen: FxMap<(u32, usize), u32>,
     keep: Vec<Py<PyString>>,
+    /// per node, the (key object, child) at each position of the last dict walked there: dicts of
+    /// one parser come with the same keys in the same order, so a key is mostly found by one
+    /// comparison. Only keys `keep` holds are here (emptied with it).
+    shapes: Vec<Vec<(usize, u32)>>,
 }
+
+/// Positions remembered per node (a dict's later keys are looked up in `seen`).
+const MAX_SHAPE: usize = 256;
 
 /// The key is not on any path rules read.
 const ABSENT: u32 = u32::MAX;
@@ -77,11 +84,35 @@ impl Trie {
                 nodes[at].path = Some(id as u32);
             }
         }
+        let shapes = vec![Vec::new(); nodes.len()];
         Trie {
             nodes,
             seen: FxMap::default(),
             keep: Vec::new(),
+            shapes,
         }
+    }
+
+    /// [`Trie::child`] of the key at `position` in a dict walked at `node`.
+    #[inline]
+    fn child_at(&mut self, node: usize, position: usize, key: &Bound<'_, PyString>) -> u32 {
+        let id = key.as_ptr() as usize;
+        if let Some(&(known, child)) = self.shapes[node].get(position) {
+            if known == id {
+                return child;
+            }
+        }
+        let child = self.child(node, key);
+        if key.is_exact_instance_of::<PyString>() {
+            // `child` has just put the key in `keep` (emptying `keep` and the shapes if full)
+            let shape = &mut self.shapes[node];
+            if position < shape.len() {
+                shape[position] = (id, child);
+            } else if position == shape.len() && position < MAX_SHAPE {
+                shape.push((id, child));
+            }
+        }
+        child
     }
 
     /// The child of `node` under the string `key` (or [`ABSENT`], [`UNREADABLE`]).
@@ -99,6 +130,9 @@ impl Trie {
         if self.seen.len() >= MAX_SEEN {
             self.seen.clear();
             self.keep.clear();
+            for shape in &mut self.shapes {
+                shape.clear();
+            }
         }
         self.seen.insert(id, child);
         self.keep.push(key.clone().unbind());
@@ -117,16 +151,17 @@ impl Trie {
     }
 }
 
-/// A text value: a Python string's own UTF-8 buffer (no copy), a computed string, or a lower-cased
-/// copy in the view's [`Arena`].
+/// A text value: a Python string's own UTF-8 buffer (no copy), a computed string, or bytes the view
+/// keeps until its reset (a lower-cased copy in its [`Arena`], or the buffer of a str in its slots).
 #[derive(Clone)]
 pub enum Text<'py> {
     /// the string (kept alive: it owns the buffer), its UTF-8 pointer and length
     #[allow(dead_code)]
     Py(Bound<'py, PyString>, *const u8, usize),
     Own(String),
-    /// UTF-8 in the arena of the view holding this text (valid until the view is reset)
-    Arena(*const u8, usize),
+    /// UTF-8 that the view holding this text keeps until its reset: in its arena, or the buffer of
+    /// a str one of its slots holds
+    Lent(*const u8, usize),
 }
 
 /// Bytes of the texts one event needs copied (lower-cased ones): filled per event, emptied by
@@ -166,7 +201,7 @@ impl Arena {
         let start = chunk.len();
         // within capacity: the chunk's buffer does not move, earlier texts stay valid
         chunk.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
-        Text::Arena(chunk[start..].as_ptr(), n)
+        Text::Lent(chunk[start..].as_ptr(), n)
     }
 }
 
@@ -186,9 +221,11 @@ impl<'py> Text<'py> {
                 std::str::from_utf8_unchecked(std::slice::from_raw_parts(*ptr, *len))
             },
             Text::Own(s) => s.as_str(),
-            // SAFETY: an ASCII-lower-cased copy of UTF-8 is UTF-8; the arena keeps the bytes, unmoved,
-            // until the view is reset, and the view's texts are cleared by that same reset.
-            Text::Arena(ptr, len) => unsafe {
+            // SAFETY: the bytes are UTF-8 (a str's UTF-8 buffer, or an ASCII-lower-cased copy of
+            // one); the view keeps them, unmoved, until its reset (the arena's chunks, or the str
+            // a slot holds: CPython keeps its UTF-8 buffer for the object's lifetime), and the
+            // view's texts are cleared by that same reset.
+            Text::Lent(ptr, len) => unsafe {
                 std::str::from_utf8_unchecked(std::slice::from_raw_parts(*ptr, *len))
             },
         }
@@ -361,6 +398,7 @@ impl<'py> View<'py> {
     ) -> bool {
         let py = obj.py();
         let mut at: ffi::Py_ssize_t = 0;
+        let mut position = 0usize;
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut value: *mut ffi::PyObject = std::ptr::null_mut();
         // SAFETY: PyDict_Next lends the dict's own references; no Python code runs during the walk
@@ -371,7 +409,8 @@ impl<'py> View<'py> {
             let Ok(key) = key.cast::<PyString>() else {
                 return false;
             };
-            let child = match trie.child(node, key) {
+            position += 1;
+            let child = match trie.child_at(node, position - 1, key) {
                 ABSENT => continue,
                 UNREADABLE => return false,
                 child => child as usize,
@@ -413,9 +452,15 @@ impl<'py> View<'py> {
         if self.plain[p].is_none() {
             let start = self.texts.len() as u32;
             if let Some(value) = &self.slots[p] {
-                for item in items(value) {
-                    if let Some(text) = as_text(py, &item, helpers)? {
-                        self.texts.push(text);
+                if let Ok(s) = value.cast::<PyString>() {
+                    // the usual case: one str, held by the slot until the reset (no reference taken)
+                    let text = s.to_str().map_err(|_| Stop::Bail)?;
+                    self.texts.push(Text::Lent(text.as_ptr(), text.len()));
+                } else {
+                    for item in items(value) {
+                        if let Some(text) = as_text(py, &item, helpers)? {
+                            self.texts.push(text);
+                        }
                     }
                 }
             }
