@@ -46,11 +46,14 @@ class RawRecord(msgspec.Struct, frozen=True, kw_only=True):
     offset: int | None = None  # byte offset of the record in its file (file sources)
 
 
-class Detection(msgspec.Struct):
+class Detection(msgspec.Struct, gc=False):
     """One rule that fired on one event (or one correlation that completed).
 
     Positional construction is allowed for the detect stage's inner loop (keywords cost about
-    200 ns more per Detection); everywhere else, pass keywords.
+    200 ns more per Detection); everywhere else, pass keywords. Detections are not tracked by the
+    cyclic garbage collector (``gc=False``: the detect stage makes one or two per event, and each
+    tracked object brings the next collection closer): nothing a Detection holds may refer back
+    to it.
     """
 
     rule_id: str

@@ -355,6 +355,7 @@ def test_detection_facts_made_by_the_extension(ruleset: RuleSet) -> None:
     # DETECTION_FIELDS are texts or absent; for anything else DetectionFacts decides. Either way
     # each Detection equals the Python engine's, field by field.
     from detections.sigma.engine import DetectionFacts
+    from detections.sigma.eventview import LazyFlat
 
     class Name(str):
         pass
@@ -383,13 +384,16 @@ def test_detection_facts_made_by_the_extension(ruleset: RuleSet) -> None:
     assert detector._native is not None
     decided = detector._native.match([copy.deepcopy(e) for e in events])
     made = []
-    for decision in decided:
+    for event, decision in zip(events, decided, strict=True):
         assert decision, "every event matches the 'contains' rule"
-        _rules, values, parts = decision
-        if parts is not None:
-            assert parts == DetectionFacts(values).parts()
+        _rules, values, *parts = decision
+        expected = DetectionFacts.read(LazyFlat(event).get).parts()
+        if values is None:
+            assert tuple(parts) == expected
             assert all(type(v) is str for v in (*parts[0].values(), parts[1], parts[3], parts[4]))
-        made.append(parts is not None)
+        else:
+            assert parts == [None] * 5 and DetectionFacts(values).parts() == expected
+        made.append(values is None)
     assert made == [True, True, True, False, False, False, True]
 
     def fields(found: list[Any]) -> list[tuple[Any, ...]]:

@@ -485,10 +485,10 @@ class Detector:
                     ts = self._clock(event.get("@timestamp"))
                 if not hit:
                     continue
-                known, values, parts = hit
+                known, values, entity, suffix, unit, event_id, timestamp = hit
                 if states is None or feeding.isdisjoint(known):
-                    # the facts made by the extension, or of the values it read at DETECTION_FIELDS
-                    entity, suffix, unit, event_id, timestamp = parts or DetectionFacts(values).parts()
+                    if values is not None:  # facts of the values the extension read at DETECTION_FIELDS
+                        entity, suffix, unit, event_id, timestamp = DetectionFacts(values).parts()
                     for i in known:
                         info = emitting[i]
                         if info is not None:  # as make_detection, positional in Detection's field order

@@ -60,10 +60,12 @@ except ImportError:  # pragma: no cover - depends on the installation
 __all__ = ["Decision", "FactsLayout", "Lowering", "NativeMatcher", "available"]
 
 Tree = tuple[Any, ...]
-# Per event: None (the Python engine decides), () (no rule matches) or (matching rule indexes,
-# the event's values at the matcher's fact fields, the facts made of them or None: see
-# :data:`FactsLayout`).
-Decision = tuple[()] | tuple[tuple[int, ...], tuple[Any, ...], tuple[Any, ...] | None] | None
+# Per event: None (the Python engine decides), () (no rule matches) or, when rules match, (their
+# indexes ascending, values, entity, dedup_suffix, unit, event_id, timestamp): the Detection facts
+# made by the extension with values None, or the values at the matcher's fact fields with the facts
+# None (see :data:`FactsLayout`).
+# (The five fact slots are typed Any: which form a tuple has is known from ``values`` only.)
+Decision = tuple[()] | tuple[tuple[int, ...], tuple[Any, ...] | None, Any, Any, Any, Any, Any] | None
 # Where the Detection facts are among the fact fields: entity fields as (name, index), then the
 # indexes of the unit, event id and timestamp. When every value there is a str or absent, the
 # extension makes (entity, dedup_suffix, unit, event_id, timestamp) as DetectionFacts does.

@@ -3,7 +3,7 @@
 //! (lists, numbers, objects) are left to the Python class.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString};
 
 /// Where the facts are among the values at the fact paths.
 pub struct Layout {
@@ -41,7 +41,7 @@ impl Layout {
         &self,
         py: Python<'py>,
         values: &[Option<Bound<'py, PyAny>>],
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    ) -> PyResult<Option<[Bound<'py, PyAny>; 5]>> {
         let text = |at: usize| -> Option<Option<&Bound<'py, PyString>>> {
             match values.get(at)? {
                 None => Some(None),
@@ -80,16 +80,13 @@ impl Layout {
         let empty = PyString::new(py, "");
         let or_empty =
             |s: Option<&Bound<'py, PyString>>| s.cloned().unwrap_or_else(|| empty.clone());
-        Ok(Some(PyTuple::new(
-            py,
-            [
-                entity.into_any(),
-                PyString::new(py, &suffix).into_any(),
-                unit.cloned()
-                    .map_or_else(|| py.None().into_bound(py), Bound::into_any),
-                or_empty(event_id).into_any(),
-                or_empty(timestamp).into_any(),
-            ],
-        )?))
+        Ok(Some([
+            entity.into_any(),
+            PyString::new(py, &suffix).into_any(),
+            unit.cloned()
+                .map_or_else(|| py.None().into_bound(py), Bound::into_any),
+            or_empty(event_id).into_any(),
+            or_empty(timestamp).into_any(),
+        ]))
     }
 }
