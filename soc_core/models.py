@@ -62,7 +62,7 @@ class Detection(msgspec.Struct, gc=False):
     event_id: str
     timestamp: str  # the event's @timestamp, ISO 8601
     dedup_key: str
-    tags: list[str] = msgspec.field(default_factory=list)
+    tags: tuple[str, ...] = ()  # immutable: the Detections of one rule share its tags
     unit: str | None = None
     entity: dict[str, str] = msgspec.field(default_factory=dict)
     event: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -81,7 +81,7 @@ def test_event_count_fires_once_per_threshold_and_resets(tmp_path: Path) -> None
     assert [d.rule_id for d in out] == [CORR_ID, CORR_ID]
     assert [d.event["event"]["id"] for d in out] == ["1.2.3.4-4-root", "1.2.3.4-9-root"]
     first = out[0]
-    assert first.level == "high" and first.tags == ["attack.t1110.001"] and first.rule_title == "SSH brute force"
+    assert first.level == "high" and first.tags == ("attack.t1110.001",) and first.rule_title == "SSH brute force"
     assert first.entity == {"source.ip": "1.2.3.4", "user.name": "root"}
     assert first.dedup_key == f"{CORR_ID}|source.ip=1.2.3.4|user.name=root"
 

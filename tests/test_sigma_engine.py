@@ -447,7 +447,7 @@ def test_detection_fields(tmp_path: Path) -> None:
     assert d.rule_id == "11111111-2222-3333-4444-555555555555"
     assert d.rule_title == "11111111-2222-3333-4444-555555555555"
     assert d.level == "high"
-    assert d.tags == ["attack.t1110.001", "attack.credential-access"]
+    assert d.tags == ("attack.t1110.001", "attack.credential-access")
     assert d.event_id == "e1"
     assert d.timestamp == "2026-11-20T08:15:30.123Z"
     assert d.unit == "STTTT"

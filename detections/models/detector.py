@@ -165,7 +165,7 @@ class AnomalyDetector:
             rule_id=self.rule_id,
             rule_title=TITLE.format(name=meta.name),
             level="high" if score < meta.high_threshold else "medium",
-            tags=tags,
+            tags=tuple(tags),
             event_id=str(get_field(last, "event.id") or f"{self.rule_id}:{key.entity}:{int(key.start)}"),
             timestamp=str(get_field(last, "@timestamp") or _iso(window.end)),
             unit=str(unit) if isinstance(unit, str | int) else None,

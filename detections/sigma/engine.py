@@ -308,6 +308,11 @@ FACTS_LAYOUT: FactsLayout = (
 )
 
 
+def _emits(info: RuleInfo) -> tuple[str, str, str, tuple[str, ...], str]:
+    """What each Detection of a rule carries from it: id, title, level, tags, dedup key prefix."""
+    return info.id, info.title, info.level, tuple(info.tags), f"{info.id}|"
+
+
 def make_detection(
     info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None = None, facts: DetectionFacts | None = None
 ) -> Detection:
@@ -322,7 +327,7 @@ def make_detection(
         facts.event_id,
         facts.timestamp,
         f"{info.id}|{facts.dedup_suffix}",
-        list(info.tags),
+        tuple(info.tags),
         facts.unit,
         dict(facts.entity),
         event,
@@ -389,8 +394,9 @@ class Detector:
                 facts_layout=FACTS_LAYOUT,
             )
         self._feeding = frozenset(i for i, c in enumerate(self._rules) if c.feeds)
-        # per rule: the RuleInfo its Detections carry, None for a rule that only feeds correlations
-        self._emitting = [c.info if c.emits else None for c in self._rules]
+        # per rule: what its Detections carry (id, title, level, tags, dedup key prefix), None for a
+        # rule that only feeds correlations
+        self._emitting = [_emits(c.info) if c.emits else None for c in self._rules]
 
     @property
     def native(self) -> bool:
@@ -490,17 +496,18 @@ class Detector:
                     if values is not None:  # facts of the values the extension read at DETECTION_FIELDS
                         entity, suffix, unit, event_id, timestamp = DetectionFacts(values).parts()
                     for i in known:
-                        info = emitting[i]
-                        if info is not None:  # as make_detection, positional in Detection's field order
+                        emits = emitting[i]
+                        if emits is not None:  # as make_detection, positional in Detection's field order
+                            rule_id, title, level, tags, prefix = emits
                             out.append(
                                 Detection(
-                                    info.id,
-                                    info.title,
-                                    info.level,
+                                    rule_id,
+                                    title,
+                                    level,
                                     event_id,
                                     timestamp,
-                                    f"{info.id}|{suffix}",
-                                    list(info.tags),
+                                    prefix + suffix,
+                                    tags,
                                     unit,
                                     dict(entity),
                                     event,
