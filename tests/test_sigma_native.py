@@ -191,19 +191,22 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
 
 
 def test_large_batches_equal_one_event_at_a_time(ruleset: RuleSet) -> None:
-    # the extension evaluates chunks of events rule by rule: in a batch of several chunks, with
-    # events it hands back in between, each event's detections are those it has alone
-    events = []
+    # in a batch, with events the extension hands back in between (decided by the Python engine,
+    # their Detections put back in place) and objects that are not events, the detections are
+    # those of each event alone, in event order
+    events: list[Any] = []
     for copy_no in range(12):
-        for e in EVENTS + HANDED_BACK:
+        for e in [*EVENTS[copy_no:], *HANDED_BACK, *EVENTS[:copy_no]]:
             event = copy.deepcopy(e)
             event["event"]["id"] = f"{event['event']['id']}-{copy_no}"
             events.append(event)
-    alone = set()
+        events.append(["not", "an", "event"])
+    alone = []
     for event in events:
-        alone |= _pairs(Detector(ruleset), [event])
+        alone += [(d.rule_title, d.event_id) for d in Detector(ruleset).process([copy.deepcopy(event)])]
     batched = Detector(ruleset)
-    assert _pairs(batched, events) == alone
+    assert [(d.rule_title, d.event_id) for d in batched.process(events)] == alone
+    assert batched.stats["events"] == 12 * (len(EVENTS) + len(HANDED_BACK))
     assert batched.native_counters is not None
     assert batched.native_counters["handed_back"] == 12 * len(HANDED_BACK)
     assert len({title for title, _ in alone}) >= 15

@@ -313,6 +313,11 @@ def _emits(info: RuleInfo) -> tuple[str, str, str, tuple[str, ...], str]:
     return info.id, info.title, info.level, tuple(info.tags), f"{info.id}|"
 
 
+def _facts_of(values: tuple[Any, ...]) -> tuple[dict[str, str], str, str | None, str, str]:
+    """DetectionFacts(values).parts(), for the compiled evaluator."""
+    return DetectionFacts(values).parts()
+
+
 def make_detection(
     info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None = None, facts: DetectionFacts | None = None
 ) -> Detection:
@@ -397,6 +402,8 @@ class Detector:
         # per rule: what its Detections carry (id, title, level, tags, dedup key prefix), None for a
         # rule that only feeds correlations
         self._emitting = [_emits(c.info) if c.emits else None for c in self._rules]
+        if self._native is not None:
+            self._native.set_detections(Detection, self._emitting, _facts_of)
 
     @property
     def native(self) -> bool:
@@ -467,6 +474,19 @@ class Detector:
 
     def process(self, events: Sequence[dict[str, Any]]) -> list[Detection]:
         """Detections for a batch of events, in input order (correlations fire on completion)."""
+        if self._native is not None and self._states is None:
+            # no correlations: the extension makes the Detections; the events it hands back are
+            # decided here, their Detections put where they belong in the order
+            batch = events if type(events) is list else list(events)
+            out, pending, dicts = self._native.detect(batch)
+            for position, at in reversed(pending):
+                out[at:at] = self._process([batch[position]], native=False)
+            self.stats["events"] += dicts - len(pending)
+            return out
+        return self._process(events, native=self._native is not None)
+
+    def _process(self, events: Sequence[dict[str, Any]], *, native: bool) -> list[Detection]:
+        """:meth:`process` event by event (the compiled evaluator deciding first when ``native``)."""
         out: list[Detection] = []
         rules = self._rules
         states = self._states
@@ -476,7 +496,7 @@ class Detector:
         decided: list[Decision] | None = None
         feeding = self._feeding
         emitting = self._emitting
-        if self._native is not None:
+        if native and self._native is not None:
             batch = events if type(events) is list else list(events)
             decided = self._native.match(batch)
         for position, event in enumerate(events):

@@ -259,6 +259,24 @@ class NativeMatcher:
             facts_layout if fact_fields else ([], 0, 0, 0),
         )
 
+    def set_detections(
+        self,
+        detection: type,
+        emitting: Sequence[tuple[str, str, str, tuple[str, ...], str] | None],
+        facts_of: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    ) -> None:
+        """What :meth:`detect` builds Detections with: the Detection type (called positionally),
+        per rule None or (id, title, level, tags, dedup key prefix), and ``facts_of(values)``: the
+        facts (entity, dedup_suffix, unit, event_id, timestamp) of values the extension makes none of."""
+        self._engine.set_detections(detection, list(emitting), facts_of)
+
+    def detect(self, events: list[Any]) -> tuple[list[Any], list[tuple[int, int]], int]:
+        """The Detections of a batch in event order, made by the extension; the events it hands
+        back as (position in ``events``, index in the Detections where theirs go); how many events
+        were dicts (the others are skipped)."""
+        result: tuple[list[Any], list[tuple[int, int]], int] = self._engine.detect_batch(events)
+        return result
+
     def match(self, events: list[Any]) -> list[Decision]:
         """Per event: see :data:`Decision` (rule indexes ascending, fact values in field order)."""
         result: list[Decision] = self._engine.match_batch(events)

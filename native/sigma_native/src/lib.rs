@@ -9,6 +9,7 @@
 //! Python evaluator of that node, and an event it cannot read the Python way (a key with a dot
 //! or not a string, a string with lone surrogates) is returned as `None` for the Python engine.
 
+mod detections;
 mod eval;
 mod facts;
 mod fxhash;
@@ -37,6 +38,7 @@ struct Engine {
     route_paths: Vec<u32>,
     fact_paths: Vec<u32>,
     facts: facts::Layout,
+    maker: Option<detections::Maker>,
     path_count: usize,
     helpers: Helpers,
     rules_for_route: Py<PyAny>,
@@ -100,6 +102,7 @@ impl Engine {
             route_paths,
             fact_paths,
             facts: facts::Layout::new(py, entity, unit, event_id, timestamp),
+            maker: None,
             path_count: paths.len(),
             helpers: Helpers {
                 fallbacks,
@@ -150,11 +153,7 @@ impl Engine {
             if matched.is_empty() {
                 out.append(&empty)?;
             } else {
-                let values: Vec<Option<Bound<'py, PyAny>>> = self
-                    .fact_paths
-                    .iter()
-                    .map(|&p| view.slot(p).cloned())
-                    .collect();
+                let values = self.fact_values(py, &view);
                 let none = || py.None().into_bound(py);
                 let rules = PyTuple::new(py, &matched)?.into_any();
                 let decision = match self.facts.parts(py, &values)? {
@@ -173,6 +172,64 @@ impl Engine {
         Ok(out)
     }
 
+    /// What [`Engine::detect_batch`] needs: the Detection type, per rule None (feeds correlations
+    /// only) or (id, title, level, tags, dedup key prefix), and `facts_of(values)` giving the
+    /// Detection facts of values the extension makes none of.
+    fn set_detections(
+        &mut self,
+        detection: Py<PyAny>,
+        emitting: &Bound<'_, PyList>,
+        facts_of: Py<PyAny>,
+    ) -> PyResult<()> {
+        self.maker = Some(detections::Maker::new(detection, emitting, facts_of)?);
+        Ok(())
+    }
+
+    /// The Detections of a batch, in event order, made here (see `detections.rs`); with the
+    /// events the Python engine must decide as (position in `events`, index in the Detections
+    /// where theirs go), and how many events were dicts. Non-dict events are skipped.
+    #[allow(clippy::type_complexity)]
+    fn detect_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        events: &Bound<'py, PyList>,
+    ) -> PyResult<(Bound<'py, PyList>, Vec<(usize, usize)>, usize)> {
+        let out = PyList::empty(py);
+        let mut pending = Vec::new();
+        let mut dicts = 0usize;
+        let mut view = View::new(self.path_count);
+        let mut matched: Vec<usize> = Vec::new();
+        for (position, event) in events.iter().enumerate() {
+            let Ok(dict) = event.cast::<PyDict>() else {
+                continue;
+            };
+            dicts += 1;
+            view.reset();
+            if !(view.load(&mut self.trie, dict) && self.decide(py, &mut view, &mut matched)?) {
+                self.handed_back += 1;
+                pending.push((position, out.len()));
+                continue;
+            }
+            self.events += 1;
+            if matched.is_empty() {
+                continue;
+            }
+            let Some(maker) = &self.maker else {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "set_detections was not called",
+                ));
+            };
+            let values = self.fact_values(py, &view);
+            let parts = self.facts.parts(py, &values)?;
+            let values = || {
+                let none = || py.None().into_bound(py);
+                PyTuple::new(py, values.into_iter().map(|v| v.unwrap_or_else(none)))
+            };
+            maker.make(py, &event, &matched, parts, values, &out)?;
+        }
+        Ok((out, pending, dicts))
+    }
+
     /// Prefilter work so far: (bytes of field text scanned, literal occurrences found, rules always
     /// candidates, rules selected by a number).
     fn scan_counters(&self) -> (u64, u64, u64, u64) {
@@ -186,6 +243,18 @@ impl Engine {
 }
 
 impl Engine {
+    /// The event's values at the fact paths (None where absent).
+    fn fact_values<'py>(
+        &self,
+        _py: Python<'py>,
+        view: &View<'py>,
+    ) -> Vec<Option<Bound<'py, PyAny>>> {
+        self.fact_paths
+            .iter()
+            .map(|&p| view.slot(p).cloned())
+            .collect()
+    }
+
     /// The rules matching a loaded event, into `matched`; false when the Python engine must decide.
     fn decide<'py>(
         &mut self,
