@@ -1,13 +1,15 @@
 //! Compiled Sigma evaluation for `detections.sigma.native` (detect stage, inner loop).
 //!
 //! Python compiles rules with pySigma and the project's mapping, lowers each condition tree to
-//! the tuple form of [`ir`], and calls [`Engine::match_batch`] with a batch of ECS events (dicts).
-//! For each event the engine walks the dict once along the paths rules use, picks the rules of
-//! the event's log-source route, narrows them with per-field literal and number anchors
-//! (Aho-Corasick or a gram index over the lower-cased field text), and evaluates the candidates exactly. What it
-//! cannot decide with Python's exact semantics it hands back: a node it lacks is a call to the
-//! Python evaluator of that node, and an event it cannot read the Python way (a key with a dot
-//! or not a string, a string with lone surrogates) is returned as `None` for the Python engine.
+//! the tuple form of [`ir`], and calls [`Engine::detect_batch`] (which also makes the Detections,
+//! see [`detections`]) or [`Engine::match_batch`] (the matching rules and facts per event, when
+//! Python keeps correlation state) with a batch of ECS events (dicts). For each event the engine
+//! walks the dict once along the paths rules use, picks the rules of the event's log-source route,
+//! narrows them with per-field literal and number anchors (Aho-Corasick or a gram index over the
+//! lower-cased field text), and evaluates the candidates exactly. What it cannot decide with
+//! Python's exact semantics it hands back: a node it lacks is a call to the Python evaluator of
+//! that node, and an event it cannot read the Python way (a key with a dot or not a string, a
+//! string with lone surrogates) goes to the Python engine.
 
 mod detections;
 mod eval;
