@@ -183,7 +183,7 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     }
     assert expect <= oracle, sorted(expect - oracle)
     assert ("number", "e9") not in oracle and ("number", "e12") not in oracle  # a bool is not 1, 2**70 is not 42
-    assert ("glob", "e13") not in oracle  # '?' is one character (here two: 'éé')
+    assert ("glob", "e13") not in oracle  # '?' is one character (here several: 'éé')
     assert ("glob", "e0") in oracle
     assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
     assert ("regex_i_fold", "e25") not in oracle
@@ -407,3 +407,7 @@ def test_detection_facts_made_by_the_extension(ruleset: RuleSet) -> None:
     python = Detector(ruleset, native=False).process([copy.deepcopy(e) for e in events])
     native = detector.process([copy.deepcopy(e) for e in events])
     assert fields(native) == fields(python) and len(native) >= len(events)
+    # each Detection has an entity dict of its own, also among the Detections of one event
+    several = detector.process([facts_event(7, user__name="bob", **{"winlog__event_data__User": "bob"})])
+    assert len(several) >= 2 and all(d.entity == {"host.name": "PC01", "user.name": "bob"} for d in several)
+    assert len({id(d.entity) for d in several}) == len(several)

@@ -81,6 +81,9 @@ impl Maker {
         let suffix = suffix.cast_into::<PyString>()?;
         let suffix = suffix.to_str()?;
         let detection = self.detection.bind(py);
+        // each Detection gets a dict of its own: the first the one made for this event, the
+        // others copies of it
+        let mut first = true;
         for &rule in rules {
             let Some(Some(emits)) = self.emits.get(rule) else {
                 continue;
@@ -88,21 +91,23 @@ impl Maker {
             let mut key = String::with_capacity(emits.prefix.len() + suffix.len());
             key.push_str(&emits.prefix);
             key.push_str(suffix);
-            let args = PyTuple::new(
-                py,
-                [
-                    emits.id.bind(py).clone(),
-                    emits.title.bind(py).clone(),
-                    emits.level.bind(py).clone(),
-                    event_id.clone(),
-                    timestamp.clone(),
-                    PyString::new(py, &key).into_any(),
-                    emits.tags.bind(py).clone(),
-                    unit.clone(),
-                    entity.copy()?.into_any(),
-                    event.clone(),
-                ],
-            )?;
+            // a Rust tuple: called by vectorcall, no argument tuple allocated per Detection
+            let args = (
+                emits.id.bind(py),
+                emits.title.bind(py),
+                emits.level.bind(py),
+                &event_id,
+                &timestamp,
+                PyString::new(py, &key),
+                emits.tags.bind(py),
+                &unit,
+                if std::mem::take(&mut first) {
+                    entity.clone()
+                } else {
+                    entity.copy()?
+                },
+                event,
+            );
             out.append(detection.call1(args)?)?;
         }
         Ok(())
