@@ -318,25 +318,25 @@ def _facts_of(values: tuple[Any, ...]) -> tuple[dict[str, str], str, str | None,
     return DetectionFacts(values).parts()
 
 
+def _detection(
+    emits: tuple[str, str, str, tuple[str, ...], str],
+    event: dict[str, Any],
+    parts: tuple[dict[str, str], str, str | None, str, str],
+) -> Detection:
+    """The Detection of a rule (:func:`_emits`) firing on ``event`` with the facts ``parts``
+    (:meth:`DetectionFacts.parts`); positional, in Detection's field order, as the extension makes it."""
+    rule_id, title, level, tags, prefix = emits
+    entity, suffix, unit, event_id, timestamp = parts
+    return Detection(rule_id, title, level, event_id, timestamp, prefix + suffix, tags, unit, dict(entity), event)
+
+
 def make_detection(
     info: RuleInfo, event: dict[str, Any], flat: FlatEvent | None = None, facts: DetectionFacts | None = None
 ) -> Detection:
     """The Detection of rule ``info`` firing on ``event`` (``facts`` when already read)."""
     if facts is None:
         facts = DetectionFacts.read((flat if flat is not None else flatten_event(event)).get)
-    # positional, in Detection's field order (the per-detection cost of the detect stage)
-    return Detection(
-        info.id,
-        info.title,
-        info.level,
-        facts.event_id,
-        facts.timestamp,
-        f"{info.id}|{facts.dedup_suffix}",
-        tuple(info.tags),
-        facts.unit,
-        dict(facts.entity),
-        event,
-    )
+    return _detection(_emits(info), event, facts.parts())
 
 
 class Detector:
@@ -511,28 +511,11 @@ class Detector:
                     ts = self._clock(event.get("@timestamp"))
                 if not hit:
                     continue
-                known, values, entity, suffix, unit, event_id, timestamp = hit
+                known, values = hit[0], hit[1]
                 if states is None or feeding.isdisjoint(known):
-                    if values is not None:  # facts of the values the extension read at DETECTION_FIELDS
-                        entity, suffix, unit, event_id, timestamp = DetectionFacts(values).parts()
-                    for i in known:
-                        emits = emitting[i]
-                        if emits is not None:  # as make_detection, positional in Detection's field order
-                            rule_id, title, level, tags, prefix = emits
-                            out.append(
-                                Detection(
-                                    rule_id,
-                                    title,
-                                    level,
-                                    event_id,
-                                    timestamp,
-                                    prefix + suffix,
-                                    tags,
-                                    unit,
-                                    dict(entity),
-                                    event,
-                                )
-                            )
+                    # the facts made by the extension, or of the values it read at DETECTION_FIELDS
+                    parts = hit[2:] if values is None else DetectionFacts(values).parts()
+                    out.extend(_detection(e, event, parts) for i in known if (e := emitting[i]) is not None)
                     continue
                 # correlation fields may lie anywhere: an event feeding one is checked in full
                 flat: FlatEvent = LazyFlat(event)

@@ -145,17 +145,14 @@ impl Engine {
                 out.append(py.None())?;
                 continue;
             };
-            view.reset();
-            if !(view.load(&mut self.trie, dict) && self.decide(py, &mut view, &mut matched)?) {
-                self.handed_back += 1;
+            if !self.decide_event(py, &mut view, dict, &mut matched)? {
                 out.append(py.None())?;
                 continue;
             }
-            self.events += 1;
             if matched.is_empty() {
                 out.append(&empty)?;
             } else {
-                let values = self.fact_values(py, &view);
+                let values = self.fact_values(&view);
                 let none = || py.None().into_bound(py);
                 let rules = PyTuple::new(py, &matched)?.into_any();
                 let decision = match self.facts.parts(py, &values)? {
@@ -206,13 +203,10 @@ impl Engine {
                 continue;
             };
             dicts += 1;
-            view.reset();
-            if !(view.load(&mut self.trie, dict) && self.decide(py, &mut view, &mut matched)?) {
-                self.handed_back += 1;
+            if !self.decide_event(py, &mut view, dict, &mut matched)? {
                 pending.push((position, out.len()));
                 continue;
             }
-            self.events += 1;
             if matched.is_empty() {
                 continue;
             }
@@ -221,7 +215,7 @@ impl Engine {
                     "set_detections was not called",
                 ));
             };
-            let values = self.fact_values(py, &view);
+            let values = self.fact_values(&view);
             let parts = self.facts.parts(py, &values)?;
             let values = || {
                 let none = || py.None().into_bound(py);
@@ -245,12 +239,26 @@ impl Engine {
 }
 
 impl Engine {
+    /// Load `dict` into `view` and put its matching rules in `matched`; false (counted as handed
+    /// back) when the Python engine must decide it.
+    fn decide_event<'py>(
+        &mut self,
+        py: Python<'py>,
+        view: &mut View<'py>,
+        dict: &Bound<'py, PyDict>,
+        matched: &mut Vec<usize>,
+    ) -> PyResult<bool> {
+        view.reset();
+        if !(view.load(&mut self.trie, dict) && self.decide(py, view, matched)?) {
+            self.handed_back += 1;
+            return Ok(false);
+        }
+        self.events += 1;
+        Ok(true)
+    }
+
     /// The event's values at the fact paths (None where absent).
-    fn fact_values<'py>(
-        &self,
-        _py: Python<'py>,
-        view: &View<'py>,
-    ) -> Vec<Option<Bound<'py, PyAny>>> {
+    fn fact_values<'py>(&self, view: &View<'py>) -> Vec<Option<Bound<'py, PyAny>>> {
         self.fact_paths
             .iter()
             .map(|&p| view.slot(p).cloned())

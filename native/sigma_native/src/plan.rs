@@ -41,27 +41,21 @@ impl Finder {
             }
         }
         // a DFA for few literals; for many (crowded grams) the builder's choice, an NFA, is compact
-        let all = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(if many {
-                None
-            } else {
-                Some(AhoCorasickKind::DFA)
-            })
-            .build(words)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let every = |prefilter: bool| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(if many {
+                    None
+                } else {
+                    Some(AhoCorasickKind::DFA)
+                })
+                .prefilter(prefilter)
+                .build(words)
+                .map_err(|e| PyValueError::new_err(e.to_string()))
+        };
+        let (all, short) = (every(true)?, every(false)?);
         let gate = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
-            .build(words)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let short = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(if many {
-                None
-            } else {
-                Some(AhoCorasickKind::DFA)
-            })
-            .prefilter(false)
             .build(words)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Finder::Automaton { all, gate, short })
