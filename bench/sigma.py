@@ -2,10 +2,12 @@
 
 For rule sets of 200, 1,000 and all available rules (evenly spaced rule files of the same tree):
 
-- this engine's detection stage alone (``Detector.process`` in batches, one process, one core), with
-  its compiled evaluator (``native/sigma_native``) and, as a reference, with its Python evaluator;
+- this engine's detection stage alone (``Detector.process``, one process, one core), with its
+  compiled evaluator (``native/sigma_native``) and, as a reference, with its Python evaluator;
   each after one untimed warm-up batch of every base event (a route's prefilter plan is built when
-  the route is first met: a start-up cost, given in the notes, like the rule-set compile time);
+  the route is first met: a start-up cost, given in the notes, like the rule-set compile time).
+  Like the pipeline (:data:`pipeline.worker.DETECT_CHUNK`), the stage is called on chunks of
+  events made just before it (the pipeline parses and enriches them, the bench copies them);
 - ``soc detect`` end to end on EVTX files (read, parse, detect; rule loading excluded);
 - the pySigma SQLite backend over an in-memory SQLite table (Zircolite's method): rules converted
   once, then load + all queries timed on a subset of the events;
@@ -42,9 +44,10 @@ from bench.evtx_corpus import (
 )
 from bench.report import Figure, Report, peak_rss_mb, progress_bar
 from detections.sigma import Detector, RuleSet, settle_heap
+from pipeline.worker import DETECT_CHUNK
 from soc_cli.detect import run_detect
 
-BATCH = 2000
+BATCH = DETECT_CHUNK  # events per detection-stage call, as the pipeline calls the stage
 SIZES: tuple[int | None, ...] = (200, 1000, None)  # None: all rules
 E2E_COPIES = 4  # copies of the regression EVTX files fed to `soc detect`
 
@@ -306,7 +309,7 @@ def _measure(  # noqa: PLR0917 - private helper, every argument is one measured 
     report.notes.append(
         f"{label} {len(files)} files, {len(ruleset.failures)} not loaded; evaluator {evaluator}; "
         f"warm-up batch before timing ({len(setup.base)} events, route plans built): {warm_up_s * 1000:.0f} ms; "
-        f"engine saw {engine_seen:,} events "
+        f"engine saw {engine_seen:,} events in calls of {BATCH} (the pipeline's chunk) "
         f"({matches:,} detections), SQLite {min(ref_events, events):,} ({len(ref_rules.queries)} rules converted, "
         f"{len(ref_rules.failures)} not), naive loop {naive_done:,}{e2e_note}. "
         f"(rule, event) pairs on the first {common:,} events: engine {len(ours_c)}, SQLite {len(sql_c)}, "

@@ -96,3 +96,30 @@ def test_undecodable_event_on_events_topic_becomes_dead_letter(tmp_path: Path) -
     drain(StageLoop("indexer", bus.consumer("i", [topics.EVENTS]), EventIndexer(store).handle, poll_timeout=0.05))
     assert store.count() == 1
     assert [d.stage for d in store.dead_letters()] == ["index"]
+
+
+def test_a_batch_of_several_chunks_gives_what_its_records_give_one_by_one() -> None:
+    """The processor detects in chunks of DETECT_CHUNK records: nothing lost, doubled or reordered."""
+    from pipeline.worker import DETECT_CHUNK
+
+    lines = [
+        b"<38>1 2026-11-20T08:15:30Z web-portal-01 sshd 42 - - Accepted password for root from 203.0.113.5 port 2 ssh2",
+        b"<38>1 2026-11-20T08:15:31Z web-portal-02 sshd 42 - - Failed password for admin from 198.51.100.7 port 2 ssh2",
+        b"\x00\x01binary\xff",
+        b'10.1.1.1 - - [20/Nov/2026:08:15:30 +0700] "GET /?q=<script>alert(1)</script> HTTP/1.1" 200 12 "-" "sqlmap/1.7"',
+    ]
+    records = [
+        raw(lines[i % len(lines)], "nginx" if i % len(lines) == 3 else "auto") for i in range(2 * DETECT_CHUNK + 37)
+    ]
+    ruleset = RuleSet.load([REPO / "detections" / "rules"])
+    batch = EventProcessor(Detector(ruleset)).process(records)
+    alone = EventProcessor(Detector(ruleset))
+    singles = [alone.process([r]) for r in records]
+
+    assert [e["event"]["id"] for e in batch.events] == [e["event"]["id"] for s in singles for e in s.events]
+    assert [(d.rule_id, d.event_id) for d in batch.detections] == [
+        (d.rule_id, d.event_id) for s in singles for d in s.detections
+    ]
+    assert [d.id for d in batch.dead_letters] == [d.id for s in singles for d in s.dead_letters]
+    assert len(batch.events) + len(batch.dead_letters) == len(records)
+    assert batch.detections and batch.dead_letters  # the test data has both
