@@ -625,10 +625,30 @@ fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<String>> {
         HirKind::Literal(lit) => anchor_set(std::iter::once(&lit.0[..])),
         HirKind::Capture(capture) => required_literals(&capture.sub, depth + 1),
         HirKind::Repetition(rep) if rep.min >= 1 => required_literals(&rep.sub, depth + 1),
-        HirKind::Concat(parts) => parts
-            .iter()
-            .filter_map(|part| required_literals(part, depth + 1))
-            .min_by(|a, b| set_cost(a).total_cmp(&set_cost(b))),
+        HirKind::Concat(parts) => {
+            // each part's own set, and the strings each run of exactly known parts spells
+            // (`\.[ "']` is one of `. `, `."`, `.'`: rarer than `.`)
+            let mut sets: Vec<Vec<String>> = parts
+                .iter()
+                .filter_map(|part| required_literals(part, depth + 1))
+                .collect();
+            let mut run: Option<Vec<Vec<u8>>> = None;
+            for part in parts {
+                let next = exact_strings(part, depth + 1)
+                    .and_then(|known| cross(run.as_deref().unwrap_or(&[Vec::new()]), &known));
+                match next {
+                    Some(spelled) => run = Some(spelled),
+                    None => {
+                        sets.extend(run.take().and_then(|r| spelled_set(&r)));
+                        // the part may itself start a run
+                        run = exact_strings(part, depth + 1);
+                    }
+                }
+            }
+            sets.extend(run.and_then(|r| spelled_set(&r)));
+            sets.into_iter()
+                .min_by(|a, b| set_cost(a).total_cmp(&set_cost(b)))
+        }
         HirKind::Alternation(branches) => {
             let mut out: Vec<String> = Vec::new();
             for branch in branches {
@@ -645,6 +665,82 @@ fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<String>> {
         }
         _ => None,
     }
+}
+
+/// Most characters of a class taken as alternatives of an exactly known string.
+const MAX_CLASS: usize = 8;
+
+/// The strings `hir` matches, when they are few ([`MAX_REQUIRED`]) and known exactly: a literal,
+/// a small class, and concatenations, alternations and fixed repetitions of those.
+fn exact_strings(hir: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
+    if depth > 32 {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Literal(lit) => Some(vec![lit.0.to_vec()]),
+        HirKind::Class(class) => {
+            let mut out = Vec::new();
+            match class {
+                regex_syntax::hir::Class::Unicode(c) => {
+                    for range in c.ranges() {
+                        for ch in range.start()..=range.end() {
+                            if out.len() == MAX_CLASS {
+                                return None;
+                            }
+                            out.push(ch.to_string().into_bytes());
+                        }
+                    }
+                }
+                regex_syntax::hir::Class::Bytes(c) => {
+                    for range in c.ranges() {
+                        for byte in range.start()..=range.end() {
+                            if out.len() == MAX_CLASS {
+                                return None;
+                            }
+                            out.push(vec![byte]);
+                        }
+                    }
+                }
+            }
+            Some(out)
+        }
+        HirKind::Capture(capture) => exact_strings(&capture.sub, depth + 1),
+        HirKind::Concat(parts) => parts.iter().try_fold(vec![Vec::new()], |spelled, part| {
+            cross(&spelled, &exact_strings(part, depth + 1)?)
+        }),
+        HirKind::Alternation(branches) => {
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            for branch in branches {
+                out.extend(exact_strings(branch, depth + 1)?);
+                if out.len() > MAX_REQUIRED {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Repetition(rep) if Some(rep.min) == rep.max && rep.min <= 4 => {
+            let one = exact_strings(&rep.sub, depth + 1)?;
+            (0..rep.min).try_fold(vec![Vec::new()], |spelled, _| cross(&spelled, &one))
+        }
+        _ => None,
+    }
+}
+
+/// Every `a` followed by every `b` (None above [`MAX_REQUIRED`] strings).
+fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_REQUIRED {
+        return None;
+    }
+    Some(
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| [x.as_slice(), y].concat()))
+            .collect(),
+    )
+}
+
+/// The spelled strings of a run as anchors (None when one is empty or not ASCII).
+fn spelled_set(spelled: &[Vec<u8>]) -> Option<Vec<String>> {
+    anchor_set(spelled.iter().map(|s| s.as_slice()))
 }
 
 /// Literals as anchors: lower-cased, distinct; None when one is empty or not ASCII.
@@ -666,8 +762,12 @@ fn anchor_set<'a>(literals: impl Iterator<Item = &'a [u8]>) -> Option<Vec<String
     }
 }
 
+/// Estimated chance that a text holds one of `literals` (each by [`literal_cost`], as if apart).
 fn set_cost(literals: &[String]) -> f64 {
-    literals.iter().map(|l| literal_cost(l)).sum()
+    1.0 - literals
+        .iter()
+        .map(|l| 1.0 - literal_cost(l))
+        .product::<f64>()
 }
 
 /// Non-ASCII characters Python's `re.IGNORECASE` matches to ASCII letters (ſ ~ s, ı and İ ~ i,
@@ -716,5 +816,20 @@ mod tests {
         assert_eq!(lits("\\(?i)x"), None);
         assert_eq!(lits("\\w+x"), Some((vec!["x".to_string()], false))); // not a prefix
         assert_eq!(lits("(?i)é"), None); // not ASCII
+    }
+
+    #[test]
+    fn runs_of_literals_and_small_classes_spell_anchors() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // `\.[ "']` spells three 2-byte strings, rarer than the lone `\` or `.`
+        assert_eq!(
+            lits(r#"\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}"#),
+            Some((s(&[". ", ".\"", ".'"]), false))
+        );
+        // case variants spelled out collapse once lower-cased
+        assert_eq!(lits(r"\.[Ee][Xx][Ee]\b"), Some((s(&[".exe"]), false)));
+        assert_eq!(lits(r"\w+[0-9]{3}y"), Some((s(&["y"]), false))); // 1,000 strings: too many
+        assert_eq!(lits(r"ab(?:c|d)e"), Some((s(&["abce", "abde"]), false)));
+        assert_eq!(lits(r"a[bé]c"), Some((s(&["a"]), false))); // a non-ASCII spelling: not an anchor
     }
 }
