@@ -115,6 +115,9 @@ fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
 pub struct Plan {
     always: Vec<usize>,
     literals: Vec<LiteralIndex>,
+    /// the path of each of `literals`, apart: most paths a route's rules read are absent from an
+    /// event, and this tells which without touching their (cold) indexes
+    literal_paths: Vec<u32>,
     numbers: Vec<(u32, FxMap<u64, Vec<usize>>)>, // path -> number -> clauses
     clause_rule: Vec<usize>,                     // clause id -> rule
     needed: Vec<u8>,                             // rule -> clauses it needs (0: not anchored here)
@@ -192,6 +195,7 @@ impl Plan {
         numbers.sort_by_key(|(p, _)| *p);
         Ok(Plan {
             always,
+            literal_paths: literals.iter().map(|index| index.path).collect(),
             literals,
             numbers,
             clause_rule,
@@ -235,10 +239,11 @@ impl Plan {
             bits[rule >> 6] |= 1u64 << (rule & 63);
         }
         stats[2] += self.always.len() as u64;
-        for index in &self.literals {
-            if view.slot(index.path).is_none() {
+        for (at, &path) in self.literal_paths.iter().enumerate() {
+            if view.slot(path).is_none() {
                 continue;
             }
+            let index = &self.literals[at];
             // The literals are str.lower() of rule text. ASCII text is scanned lower-cased as the
             // exact evaluation reads it (made once for both). Other text whose only case changes
             // under str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is
