@@ -118,6 +118,7 @@ pub fn evaluate<'py>(
         Node::Re {
             path,
             regex,
+            shortest,
             fallbacks,
             ..
         } => {
@@ -131,7 +132,9 @@ pub fn evaluate<'py>(
                     .bytes()
                     .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
             }) {
-                texts.iter().any(|t| regex.is_match(t.as_str().as_bytes()))
+                texts
+                    .iter()
+                    .any(|t| t.as_str().len() >= *shortest && regex.is_match(t.as_str().as_bytes()))
             } else {
                 // Unicode classes, case folding, `$` before a final newline: Python's re decides
                 for &index in fallbacks {

@@ -36,6 +36,8 @@ pub enum Node {
     Re {
         path: u32,
         regex: BytesRegex,
+        /// fewest bytes a match spans: a shorter text is not searched
+        shortest: usize,
         patterns: Vec<String>,
         fallbacks: Vec<usize>,
     },
@@ -304,6 +306,19 @@ fn field_regex(pattern: &str) -> Result<BytesRegex, regex::Error> {
     BytesRegexBuilder::new(pattern).build()
 }
 
+/// Fewest bytes a match of `pattern` spans, read as [`field_regex`] compiles it (0 when unknown).
+fn shortest_match(pattern: &str) -> usize {
+    let unicode = !pattern.is_ascii();
+    regex_syntax::ParserBuilder::new()
+        .unicode(unicode)
+        .utf8(unicode)
+        .build()
+        .parse(pattern)
+        .ok()
+        .and_then(|hir| hir.properties().minimum_len())
+        .unwrap_or(0)
+}
+
 /// ORed `re` leaves of one field become one alternation: one search instead of one per value.
 fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
     let mut out: Vec<Node> = Vec::with_capacity(parts.len());
@@ -318,6 +333,7 @@ fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
                 patterns,
                 fallbacks,
                 regex,
+                shortest,
             } => {
                 let entry = by_path.entry(path).or_insert_with(|| {
                     order.push(path);
@@ -328,6 +344,7 @@ fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
                 entry.2.push(Node::Re {
                     path,
                     regex,
+                    shortest,
                     patterns,
                     fallbacks,
                 });
@@ -352,6 +369,7 @@ fn merge_regexes(parts: Vec<Node>) -> Vec<Node> {
             Ok(regex) => out.push(Node::Re {
                 path,
                 regex,
+                shortest: shortest_match(&joined),
                 patterns,
                 fallbacks,
             }),
@@ -386,6 +404,7 @@ pub fn parse(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Node> {
                 Ok(regex) => Node::Re {
                     path,
                     regex,
+                    shortest: shortest_match(&pattern),
                     patterns: vec![pattern],
                     fallbacks: vec![fallback],
                 },
@@ -816,6 +835,16 @@ mod tests {
         assert_eq!(lits("\\(?i)x"), None);
         assert_eq!(lits("\\w+x"), Some((vec!["x".to_string()], false))); // not a prefix
         assert_eq!(lits("(?i)é"), None); // not ASCII
+    }
+
+    #[test]
+    fn shortest_match_is_in_bytes_as_the_regex_reads_the_text() {
+        use super::shortest_match;
+        assert_eq!(shortest_match(r"\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}"), 82);
+        assert_eq!(shortest_match(r"(?:abc)|(?:d\.e?)"), 2);
+        assert_eq!(shortest_match(r"(?i)é+"), 2); // UTF-8 bytes
+        assert_eq!(shortest_match(r"x*"), 0);
+        assert_eq!(shortest_match(r"(?<=a)b"), 0); // not parsed here: the text is searched
     }
 
     #[test]
