@@ -11,6 +11,7 @@
 //! holds is reported (the longer ones at each occurrence, as the overlapping automaton reports
 //! them); the result is exact, not approximate.
 
+use crate::cache::prefetch;
 use crate::fxhash::FxMap;
 
 /// Most literals one gram may hold (the SigmaHQ corpus needs 75).
@@ -170,6 +171,16 @@ impl Window {
         }
     }
 
+    /// Ask the CPU to load the table slot of `key` (see [`GramIndex::scan_window`]).
+    #[inline]
+    fn prefetch(&self, key: u32) {
+        prefetch(
+            self.table
+                .as_ptr()
+                .wrapping_add(table_slot(key, self.table_bits)),
+        );
+    }
+
     /// The literals filed under `key` (empty when none).
     #[inline]
     fn lookup(&self, key: u32) -> &[Entry] {
@@ -187,6 +198,9 @@ impl Window {
         }
     }
 }
+
+/// Positions passing a bloom gathered before they are verified (a longer text is verified in parts).
+const PASSED: usize = 32;
 
 /// Windows of at most this many literals are not scanned position by position: each literal is
 /// searched for on its own (SIMD `memmem`), a few calls instead of a pass over the text.
@@ -341,6 +355,9 @@ impl GramIndex {
 
     /// The literals of one window length in `text`: the key at each position is read from the
     /// text itself (no chain from one position to the next), so positions overlap in the CPU.
+    /// The positions passing the bloom are gathered first and their table slots prefetched, then
+    /// verified: their loads (cold in the cache when rules are many) overlap instead of following
+    /// one another.
     #[inline]
     fn scan_window<const LEN: usize>(
         &self,
@@ -348,14 +365,23 @@ impl GramIndex {
         text: &[u8],
         found: &mut impl FnMut(usize),
     ) {
+        let mut passed = [0u32; PASSED];
+        let mut n = 0;
+        let mut pass = |at: usize| {
+            if n == PASSED {
+                self.verify_all::<LEN>(window, text, &passed, found);
+                n = 0;
+            }
+            window.prefetch(key_of(&text[at..at + LEN]));
+            passed[n] = at as u32;
+            n += 1;
+        };
         let mut from = 0;
         #[cfg(target_arch = "x86_64")]
         if self.simd {
             // SAFETY: AVX2 is present; the bloom has 2^(bloom_bits-5) words (Window::build)
             from = unsafe {
-                bloom_pass_avx2::<LEN>(&window.bloom, window.bloom_bits, text, |at| {
-                    self.verify::<LEN>(window, text, at, found)
-                })
+                bloom_pass_avx2::<LEN>(&window.bloom, window.bloom_bits, text, &mut pass)
             };
         }
         if text.len() >= LEN {
@@ -363,9 +389,24 @@ impl GramIndex {
                 let key = key_of(&text[at..at + LEN]);
                 let (word, mask) = bloom_probe(key, window.bloom_bits);
                 if window.bloom[word] & mask == mask {
-                    self.verify::<LEN>(window, text, at, found);
+                    pass(at);
                 }
             }
+        }
+        self.verify_all::<LEN>(window, text, &passed[..n], found);
+    }
+
+    /// [`GramIndex::verify`] at each of `positions`.
+    #[inline]
+    fn verify_all<const LEN: usize>(
+        &self,
+        window: &Window,
+        text: &[u8],
+        positions: &[u32],
+        found: &mut impl FnMut(usize),
+    ) {
+        for &at in positions {
+            self.verify::<LEN>(window, text, at as usize, found);
         }
     }
 

@@ -22,6 +22,7 @@ use regex::Regex;
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
 
+use crate::cache::prefetch;
 use crate::fxhash::FxSet;
 use std::sync::OnceLock;
 
@@ -484,6 +485,15 @@ pub struct Need {
 }
 
 pub const MAX_CLAUSES: usize = 3;
+
+/// Prefetch a rule's root node and the first of its children.
+#[inline]
+pub fn prefetch_tree(node: &Node) {
+    prefetch(node);
+    if let Node::And(parts) | Node::Or(parts) = node {
+        prefetch(parts.as_ptr());
+    }
+}
 
 pub fn number_key(value: f64) -> u64 {
     if value == 0.0 {

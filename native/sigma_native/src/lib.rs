@@ -11,6 +11,7 @@
 //! that node, and an event it cannot read the Python way (a key with a dot or not a string, a
 //! string with lone surrogates) goes to the Python engine.
 
+mod cache;
 mod detections;
 mod eval;
 mod facts;
@@ -282,6 +283,10 @@ impl Engine {
         };
         self.candidates += candidates.len() as u64;
         matched.clear();
+        // the candidates' trees, cold when rules are many, are loaded together
+        for &rule in &candidates {
+            ir::prefetch_tree(&self.rules[rule]);
+        }
         for rule in candidates {
             match evaluate(&self.rules[rule], view, &self.helpers, py) {
                 Ok(true) => matched.push(rule),

@@ -5,6 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
 
+use crate::cache::prefetch;
 use crate::eval::Stop;
 use crate::fxhash::FxMap;
 use crate::grams::GramIndex;
@@ -101,10 +102,11 @@ type LiteralTable = (HashMap<String, usize>, Vec<Vec<usize>>);
 /// Per-event working memory of [`Plan::candidates`], kept between events (no allocation per event).
 #[derive(Default)]
 pub struct Scratch {
-    bits: Vec<u64>,       // candidate rules
-    clause_hit: Vec<u64>, // clauses with an anchor found
-    count: Vec<u8>,       // rule -> clauses hit
-    buffer: Vec<u8>,      // ASCII-lower-cased non-ASCII text
+    bits: Vec<u64>,         // candidate rules
+    clause_hit: Vec<u64>,   // clauses with an anchor found
+    count: Vec<u8>,         // rule -> clauses hit
+    buffer: Vec<u8>,        // ASCII-lower-cased non-ASCII text
+    found: Vec<(u32, u32)>, // (literal index, literal) found in the event, applied after the scans
 }
 
 fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
@@ -219,7 +221,9 @@ impl Plan {
             clause_hit,
             count,
             buffer,
+            found,
         } = scratch;
+        found.clear();
         zeroed(bits, self.words);
         zeroed(clause_hit, self.clause_rule.len() / 64 + 1);
         zeroed(count, self.needed.len());
@@ -269,10 +273,18 @@ impl Plan {
                 stats[0] += text.len() as u64;
                 index.finder.scan(text, ascii, |literal| {
                     stats[1] += 1;
-                    for &cid in &index.clauses[literal] {
-                        hit(cid, bits);
-                    }
+                    prefetch(index.clauses.as_ptr().wrapping_add(literal));
+                    found.push((at as u32, literal as u32));
                 });
+            }
+        }
+        // the clauses of the literals found, loaded together (cold when rules are many), then hit
+        for &(at, literal) in found.iter() {
+            prefetch(self.literals[at as usize].clauses[literal as usize].as_ptr());
+        }
+        for &(at, literal) in found.iter() {
+            for &cid in &self.literals[at as usize].clauses[literal as usize] {
+                hit(cid, bits);
             }
         }
         for (path, table) in &self.numbers {
