@@ -1,6 +1,8 @@
 //! Candidate selection for the rules of one log-source route: per-field literal and number anchors.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -16,13 +18,16 @@ use crate::view::{as_number, items, Helpers, View};
 /// where SIMD prefilters apply, then every overlapping occurrence from the first one on); many
 /// literals by their grams ([`GramIndex`]: an automaton over thousands of literals is megabytes,
 /// a cache miss per byte of text).
+#[allow(clippy::large_enum_variant)] // the DFA lies in the index: no pointer to follow, cold, per walk
 enum Finder {
     Automaton {
         all: AhoCorasick,
         gate: AhoCorasick,
-        /// `all` without a prefilter, for short texts: a prefilter on a byte common in the field
-        /// (`\\` in paths) is called again and again, several times the cost of the DFA alone
-        short: AhoCorasick,
+        /// `all`'s DFA without a prefilter, walked over short texts: a prefilter on a byte common
+        /// in the field (`\\` in paths) is called again and again, several times the cost of the
+        /// DFA alone; the walks of an event's short texts go side by side (see [`walk_together`]).
+        /// None for many literals (crowded grams: a DFA of thousands of literals is megabytes).
+        short: Option<DFA>,
     },
     Grams(GramIndex),
 }
@@ -54,7 +59,17 @@ impl Finder {
                 .build(words)
                 .map_err(|e| PyValueError::new_err(e.to_string()))
         };
-        let (all, short) = (every(true)?, every(false)?);
+        let all = every(true)?;
+        let short = if many {
+            None
+        } else {
+            let dfa = DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(words)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            Some(dfa)
+        };
         let gate = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(words)
@@ -62,16 +77,22 @@ impl Finder {
         Ok(Finder::Automaton { all, gate, short })
     }
 
+    /// The DFA that [`walk_together`] runs over `text`, when it is short and there is one.
+    fn short(&self, text: &[u8]) -> Option<&DFA> {
+        match self {
+            Finder::Automaton { short, .. } if text.len() <= SHORT_TEXT => short.as_ref(),
+            _ => None,
+        }
+    }
+
     /// `found(literal id)` for every literal in `text`, at least once (see [`GramIndex::scan`]).
     /// `ascii`: the text is ASCII.
     fn scan(&self, text: &[u8], ascii: bool, mut found: impl FnMut(usize)) {
         match self {
             Finder::Grams(grams) => grams.scan(text, ascii, found),
-            Finder::Automaton { short, .. } if text.len() <= SHORT_TEXT => {
-                for occurrence in short.find_overlapping_iter(text) {
-                    found(occurrence.pattern().as_usize());
-                }
-            }
+            Finder::Automaton {
+                short: Some(dfa), ..
+            } if text.len() <= SHORT_TEXT => walk(dfa, text, found),
             Finder::Automaton { all, gate, .. } => {
                 // every occurrence starts at or after the leftmost one: scan all from there
                 let Some(first) = gate.find(text) else {
@@ -102,11 +123,12 @@ type LiteralTable = (HashMap<String, usize>, Vec<Vec<usize>>);
 /// Per-event working memory of [`Plan::candidates`], kept between events (no allocation per event).
 #[derive(Default)]
 pub struct Scratch {
-    bits: Vec<u64>,         // candidate rules
-    clause_hit: Vec<u64>,   // clauses with an anchor found
-    count: Vec<u8>,         // rule -> clauses hit
-    buffer: Vec<u8>,        // ASCII-lower-cased non-ASCII text
+    bits: Vec<u64>,                // candidate rules
+    clause_hit: Vec<u64>,          // clauses with an anchor found
+    count: Vec<u8>,                // rule -> clauses hit
+    buffer: Vec<u8>,               // ASCII-lower-cased non-ASCII text
     found: Vec<(u32, u32)>, // (literal index, literal) found in the event, applied after the scans
+    short: Vec<(u32, usize, u32)>, // (literal index, text address, length): short texts, walked together
 }
 
 fn zeroed<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
@@ -222,8 +244,10 @@ impl Plan {
             count,
             buffer,
             found,
+            short,
         } = scratch;
         found.clear();
+        short.clear();
         zeroed(bits, self.words);
         zeroed(clause_hit, self.clause_rule.len() / 64 + 1);
         zeroed(count, self.needed.len());
@@ -262,7 +286,8 @@ impl Plan {
                         hit(cid, bits);
                     }
                 }
-                let text: &[u8] = if !ascii && index.ascii && !holds_any(plain, &LOWERS_TO_ASCII) {
+                let buffered = !ascii && index.ascii && !holds_any(plain, &LOWERS_TO_ASCII);
+                let text: &[u8] = if buffered {
                     buffer.clear();
                     buffer.extend(plain.bytes().map(|b| b.to_ascii_lowercase()));
                     buffer
@@ -271,6 +296,12 @@ impl Plan {
                     view.texts(index.path, true)[i].as_str().as_bytes()
                 };
                 stats[0] += text.len() as u64;
+                if !buffered && index.finder.short(text).is_some() {
+                    // a text of the view stays where it is until the view's reset (in its arena,
+                    // or a str it holds); the buffer is reused by the next text: scanned now
+                    short.push((at as u32, text.as_ptr() as usize, text.len() as u32));
+                    continue;
+                }
                 index.finder.scan(text, ascii, |literal| {
                     stats[1] += 1;
                     prefetch(index.clauses.as_ptr().wrapping_add(literal));
@@ -278,6 +309,7 @@ impl Plan {
                 });
             }
         }
+        walk_together(&self.literals, short, found);
         // the clauses of the literals found, loaded together (cold when rules are many), then hit
         for &(at, literal) in found.iter() {
             prefetch(self.literals[at as usize].clauses[literal as usize].as_ptr());
@@ -315,6 +347,71 @@ impl Plan {
     }
 }
 
+/// One byte of a walk of `dfa` (standard, unanchored, without prefilter: a state's matches are
+/// all the literals ending there): the next state, `found(literal id)` for each match.
+#[inline]
+fn step(dfa: &DFA, state: StateID, byte: u8, mut found: impl FnMut(u32)) -> StateID {
+    let next = dfa.next_state(Anchored::No, state, byte);
+    if dfa.is_special(next) && dfa.is_match(next) {
+        for m in 0..dfa.match_len(next) {
+            found(dfa.match_pattern(next, m).as_u32());
+        }
+    }
+    next
+}
+
+/// `found(literal id)` for every occurrence of a literal of `dfa` in `text`.
+fn walk(dfa: &DFA, text: &[u8], mut found: impl FnMut(usize)) {
+    let Ok(mut state) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    for &byte in text {
+        state = step(dfa, state, byte, |literal| found(literal as usize));
+    }
+}
+
+/// Short texts walked side by side by [`walk_together`].
+const LANES: usize = 8;
+
+/// A text being walked: its literal index, DFA, bytes and state.
+type Lane<'a> = (u32, &'a DFA, &'a [u8], StateID);
+
+/// Every literal each short text holds (`short`: literal index, text), into `found`. A DFA walk
+/// is a chain of loads, each waiting for the one before (its tables are cold when rules are
+/// many); walking [`LANES`] texts side by side, one byte of each in turn, runs that many chains
+/// at once.
+fn walk_together(
+    literals: &[LiteralIndex],
+    short: &[(u32, usize, u32)],
+    found: &mut Vec<(u32, u32)>,
+) {
+    for group in short.chunks(LANES) {
+        let mut lanes: [Option<Lane<'_>>; LANES] = [None; LANES];
+        let mut longest = 0;
+        for (lane, &(at, ptr, len)) in lanes.iter_mut().zip(group) {
+            // SAFETY: `candidates` took the pointer and length of a text of the view, which
+            // stays in place, unchanged, until the view's reset (after `candidates` returns)
+            let text = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
+            let Some(dfa) = literals[at as usize].finder.short(text) else {
+                continue;
+            };
+            let Ok(start) = dfa.start_state(Anchored::No) else {
+                continue;
+            };
+            *lane = Some((at, dfa, text, start));
+            longest = longest.max(text.len());
+        }
+        for i in 0..longest {
+            for (at, dfa, text, state) in lanes.iter_mut().flatten() {
+                let Some(&byte) = text.get(i) else {
+                    continue;
+                };
+                *state = step(dfa, *state, byte, |literal| found.push((*at, literal)));
+            }
+        }
+    }
+}
+
 /// Non-ASCII characters `str.lower()` turns into ASCII (U+0130 LATIN CAPITAL LETTER I WITH DOT
 /// ABOVE, U+212A KELVIN SIGN).
 const LOWERS_TO_ASCII: [&str; 2] = ["\u{130}", "\u{212A}"];
@@ -325,4 +422,82 @@ fn holds_any(text: &str, chars: &[&str]) -> bool {
     chars
         .iter()
         .any(|c| memchr::memmem::find(bytes, c.as_bytes()).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{walk_together, Finder, LiteralIndex, DFA};
+    use aho_corasick::{AhoCorasick, MatchKind};
+
+    /// A finder as `Finder::build` makes one for few literals (built here without Python errors).
+    fn automaton(words: &[&str]) -> Finder {
+        let build = |kind| {
+            AhoCorasick::builder()
+                .match_kind(kind)
+                .build(words)
+                .unwrap()
+        };
+        let dfa = DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(words)
+            .unwrap();
+        Finder::Automaton {
+            all: build(MatchKind::Standard),
+            gate: build(MatchKind::LeftmostFirst),
+            short: Some(dfa),
+        }
+    }
+
+    #[test]
+    fn texts_walked_together_find_what_each_finds_alone() {
+        // literal sets of several fields and texts of unequal lengths, more than one group of lanes
+        let sets: [&[&str]; 3] = [
+            &["exe", "cmd.exe", "md", "\\temp\\"],
+            &["high", "system", "igh"],
+            &["a", "aa", "ab", "b"],
+        ];
+        let literals: Vec<LiteralIndex> = sets
+            .iter()
+            .map(|words| LiteralIndex {
+                path: 0,
+                finder: automaton(words),
+                ascii: true,
+                clauses: vec![Vec::new(); words.len()],
+                folded: Vec::new(),
+            })
+            .collect();
+        let texts = [
+            (0u32, "c:\\windows\\cmd.exe"),
+            (1, "high"),
+            (2, "abaab"),
+            (0, "c:\\temp\\x.exe"),
+            (1, ""),
+            (2, "b"),
+            (1, "system high"),
+        ];
+        let jobs: Vec<(u32, usize, u32)> = texts
+            .iter()
+            .map(|(at, t)| (*at, t.as_ptr() as usize, t.len() as u32))
+            .collect();
+        let mut together = Vec::new();
+        walk_together(&literals, &jobs, &mut together);
+        together.sort_unstable();
+        let mut alone = Vec::new();
+        for (at, text) in texts {
+            let finder = &literals[at as usize].finder;
+            assert!(finder.short(text.as_bytes()).is_some());
+            for occurrence in match finder {
+                Finder::Automaton { all, .. } => {
+                    all.find_overlapping_iter(text).collect::<Vec<_>>()
+                }
+                Finder::Grams(_) => unreachable!("few literals"),
+            } {
+                alone.push((at, occurrence.pattern().as_u32()));
+            }
+        }
+        alone.sort_unstable();
+        assert_eq!(together, alone);
+        assert!(together.len() > 10);
+    }
 }
