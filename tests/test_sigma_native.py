@@ -411,3 +411,19 @@ def test_detection_facts_made_by_the_extension(ruleset: RuleSet) -> None:
     several = detector.process([facts_event(7, user__name="bob", **{"winlog__event_data__User": "bob"})])
     assert len(several) >= 2 and all(d.entity == {"host.name": "PC01", "user.name": "bob"} for d in several)
     assert len({id(d.entity) for d in several}) == len(several)
+
+
+def test_anchor_counters_count_every_text_scanned(ruleset: RuleSet) -> None:
+    # a short field text is walked with the event's other short texts, a long one scanned alone:
+    # the counters see both (the bench and the rule-health figures read them)
+    short = "C:\\Windows\\System32\\cmd1.exe"
+    long = "C:\\Program Files\\" + "x" * 200 + "\\tool.exe"
+    detector = Detector(ruleset)
+    for image in (short, long):
+        before = detector.native_counters
+        assert before is not None
+        detector.process([_event(9, Image=image, User="bob")])
+        after = detector.native_counters
+        assert after is not None
+        assert after["scanned_bytes"] - before["scanned_bytes"] >= len(image)
+        assert after["anchor_hits"] - before["anchor_hits"] >= 1  # '.exe' ends the image

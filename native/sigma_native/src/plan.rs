@@ -305,13 +305,13 @@ impl Plan {
                     continue;
                 }
                 index.finder.scan(text, ascii, |literal| {
-                    stats[1] += 1;
                     prefetch(index.clauses.as_ptr().wrapping_add(literal));
                     found.push((at as u32, literal as u32));
                 });
             }
         }
         walk_together(&self.literals, short, found);
+        stats[1] += found.len() as u64;
         // the clauses of the literals found, loaded together (cold when rules are many), then hit
         for &(at, literal) in found.iter() {
             prefetch(self.literals[at as usize].clauses[literal as usize].as_ptr());
