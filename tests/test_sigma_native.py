@@ -47,6 +47,9 @@ RULES: dict[str, str] = {
     # re also matches 's' to U+017F, 'i' to U+0131/U+0130 and 'k' to the Kelvin sign: the anchor allows it
     "regex_i_fold": "sel: {CommandLine|re|i: 'set\\s+kill'}",
     "regex_i_echo": "sel: {CommandLine|re|i: 'echo.*clip'}",
+    # Python's \s also matches Unicode spaces: non-ASCII text goes to Python's re, unless it is
+    # shorter than any match (10 bytes here)
+    "regex_unicode_space": "sel: {CommandLine|re: '\\s[a-f0-9]{8}\\s'}",
 }
 
 
@@ -98,6 +101,9 @@ EVENTS: list[dict[str, Any]] = [
     _event(28, Elevated=1),
     _event(29, Elevated="tru\u0435"),
     _event(30, Elevated="\u00a0TRUE\u3000"),
+    _event(31, CommandLine="x\u2003deadbeef\u2003y"),
+    _event(32, CommandLine="\u00e9\u2003ab"),
+    _event(33, CommandLine="\u00e9 deadbeef "),
 ]
 # What the extension cannot read the Python way: handed back, decided by the Python engine.
 HANDED_BACK: list[dict[str, Any]] = [
@@ -180,6 +186,8 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
         ("contains", "e20"),
         ("contains", "e21"),
         ("contains", "e22"),
+        ("regex_unicode_space", "e31"),
+        ("regex_unicode_space", "e33"),
     }
     assert expect <= oracle, sorted(expect - oracle)
     assert ("number", "e9") not in oracle and ("number", "e12") not in oracle  # a bool is not 1, 2**70 is not 42
@@ -187,6 +195,7 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     assert ("glob", "e0") in oracle
     assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
     assert ("regex_i_fold", "e25") not in oracle
+    assert ("regex_unicode_space", "e32") not in oracle
     assert ("bool", "e28") not in oracle and ("bool", "e29") not in oracle  # 1 is not true; U+0435 is not 'e'
 
 

@@ -135,6 +135,10 @@ pub fn evaluate<'py>(
                 texts
                     .iter()
                     .any(|t| t.as_str().len() >= *shortest && regex.is_match(t.as_str().as_bytes()))
+            } else if texts.iter().all(|t| t.as_str().len() < *shortest) {
+                // fewer bytes, so fewer characters, than any match spans: each item of the pattern
+                // matches one character at least (Python's re folds no character to several)
+                false
             } else {
                 // Unicode classes, case folding, `$` before a final newline: Python's re decides
                 for &index in fallbacks {
