@@ -307,12 +307,17 @@ fn field_regex(pattern: &str) -> Result<BytesRegex, regex::Error> {
     BytesRegexBuilder::new(pattern).build()
 }
 
-/// Fewest bytes a match of `pattern` spans, read as [`field_regex`] compiles it (0 when unknown).
+/// Fewest bytes a match of an ASCII `pattern` spans, read as [`field_regex`] compiles it (0 when
+/// unknown, and for other patterns). Python's `re` agrees on any text: each item of an ASCII
+/// pattern matches one character at least, and a character is one byte at least (case folding
+/// only maps ASCII letters to longer characters: `ſ`, `ı`, `İ`, the Kelvin sign).
 fn shortest_match(pattern: &str) -> usize {
-    let unicode = !pattern.is_ascii();
+    if !pattern.is_ascii() {
+        return 0;
+    }
     regex_syntax::ParserBuilder::new()
-        .unicode(unicode)
-        .utf8(unicode)
+        .unicode(false)
+        .utf8(false)
         .build()
         .parse(pattern)
         .ok()
@@ -852,7 +857,7 @@ mod tests {
         use super::shortest_match;
         assert_eq!(shortest_match(r"\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}"), 82);
         assert_eq!(shortest_match(r"(?:abc)|(?:d\.e?)"), 2);
-        assert_eq!(shortest_match(r"(?i)é+"), 2); // UTF-8 bytes
+        assert_eq!(shortest_match(r"(?i)é+"), 0); // not ASCII: no bound taken
         assert_eq!(shortest_match(r"x*"), 0);
         assert_eq!(shortest_match(r"(?<=a)b"), 0); // not parsed here: the text is searched
     }
