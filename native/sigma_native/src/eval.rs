@@ -136,8 +136,8 @@ pub fn evaluate<'py>(
                     .iter()
                     .any(|t| t.as_str().len() >= *shortest && regex.is_match(t.as_str().as_bytes()))
             } else if texts.iter().all(|t| t.as_str().len() < *shortest) {
-                // fewer bytes, so fewer characters, than any match spans: each item of the pattern
-                // matches one character at least (Python's re folds no character to several)
+                // fewer bytes, so fewer characters, than any match spans (the bound is taken for
+                // ASCII patterns only, where it holds for Python's re too: see `shortest_match`)
                 false
             } else {
                 // Unicode classes, case folding, `$` before a final newline: Python's re decides

@@ -668,15 +668,17 @@ fn required_literals(hir: &Hir, depth: usize) -> Option<Vec<String>> {
                 .collect();
             let mut run: Option<Vec<Vec<u8>>> = None;
             for part in parts {
-                let next = exact_strings(part, depth + 1)
-                    .and_then(|known| cross(run.as_deref().unwrap_or(&[Vec::new()]), &known));
-                match next {
-                    Some(spelled) => run = Some(spelled),
-                    None => {
-                        sets.extend(run.take().and_then(|r| spelled_set(&r)));
-                        // the part may itself start a run
-                        run = exact_strings(part, depth + 1);
-                    }
+                let known = exact_strings(part, depth + 1);
+                let grown = match (&run, &known) {
+                    (Some(spelled), Some(known)) => cross(spelled, known),
+                    _ => None,
+                };
+                if grown.is_some() {
+                    run = grown;
+                } else {
+                    // the run ends here; the part may itself start the next one
+                    sets.extend(run.take().and_then(|r| spelled_set(&r)));
+                    run = known;
                 }
             }
             sets.extend(run.and_then(|r| spelled_set(&r)));

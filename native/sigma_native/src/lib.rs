@@ -161,8 +161,7 @@ impl Engine {
                         [rules, none(), entity, suffix, unit, event_id, timestamp]
                     }
                     None => {
-                        let values = values.into_iter().map(|v| v.unwrap_or_else(none));
-                        let values = PyTuple::new(py, values)?.into_any();
+                        let values = values_tuple(py, values)?.into_any();
                         [rules, values, none(), none(), none(), none(), none()]
                     }
                 };
@@ -218,11 +217,14 @@ impl Engine {
             };
             let values = self.fact_values(&view);
             let parts = self.facts.parts(py, &values)?;
-            let values = || {
-                let none = || py.None().into_bound(py);
-                PyTuple::new(py, values.into_iter().map(|v| v.unwrap_or_else(none)))
-            };
-            maker.make(py, &event, &matched, parts, values, &out)?;
+            maker.make(
+                py,
+                &event,
+                &matched,
+                parts,
+                || values_tuple(py, values),
+                &out,
+            )?;
         }
         Ok((out, pending, dicts))
     }
@@ -355,6 +357,19 @@ impl Engine {
         self.plan_by_route.insert(key.clone(), self.plans.len() - 1);
         Ok(Some((key, self.plans.len() - 1)))
     }
+}
+
+/// The values at the fact paths as a tuple, None where absent (for Python to make the facts of).
+fn values_tuple<'py>(
+    py: Python<'py>,
+    values: Vec<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(
+        py,
+        values
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| py.None().into_bound(py))),
+    )
 }
 
 #[pymodule]

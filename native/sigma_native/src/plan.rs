@@ -49,28 +49,19 @@ impl Finder {
             }
         }
         // a DFA for few literals; for many (crowded grams) the builder's choice, an NFA, is compact
-        let every = |prefilter: bool| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(if many {
-                    None
-                } else {
-                    Some(AhoCorasickKind::DFA)
-                })
-                .prefilter(prefilter)
-                .build(words)
-                .map_err(|e| PyValueError::new_err(e.to_string()))
-        };
-        let all = every(true)?;
+        let all = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(if many {
+                None
+            } else {
+                Some(AhoCorasickKind::DFA)
+            })
+            .build(words)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let short = if many {
             None
         } else {
-            let dfa = DFA::builder()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(words)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            Some(dfa)
+            Some(short_dfa(words).map_err(|e| PyValueError::new_err(e.to_string()))?)
         };
         let gate = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
@@ -349,6 +340,14 @@ impl Plan {
     }
 }
 
+/// The DFA a field's short texts are walked with: every literal, standard matches, no prefilter.
+fn short_dfa(words: &[&str]) -> Result<DFA, aho_corasick::BuildError> {
+    DFA::builder()
+        .match_kind(MatchKind::Standard)
+        .prefilter(false)
+        .build(words)
+}
+
 /// One byte of a walk of `dfa` (standard, unanchored, without prefilter: a state's matches are
 /// all the literals ending there): the next state, `found(literal id)` for each match.
 #[inline]
@@ -428,7 +427,7 @@ fn holds_any(text: &str, chars: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{walk_together, Finder, LiteralIndex, DFA};
+    use super::{short_dfa, walk_together, Finder, LiteralIndex};
     use aho_corasick::{AhoCorasick, MatchKind};
 
     /// A finder as `Finder::build` makes one for few literals (built here without Python errors).
@@ -439,15 +438,10 @@ mod tests {
                 .build(words)
                 .unwrap()
         };
-        let dfa = DFA::builder()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .build(words)
-            .unwrap();
         Finder::Automaton {
             all: build(MatchKind::Standard),
             gate: build(MatchKind::LeftmostFirst),
-            short: Some(dfa),
+            short: Some(short_dfa(words).unwrap()),
         }
     }
 
