@@ -119,47 +119,90 @@ struct Entry {
     len: u32,
 }
 
+/// Bytes of a slot's first literal kept in the slot itself.
+const HEAD: usize = 40;
+
+/// A key's slot in a window's table: one cache line holding the key, its first literal (id,
+/// place of the key in it, length, first [`HEAD`] bytes) and where all its literals lie in
+/// `entries`. Verifying a position mostly reads this one line, prefetched during the bloom pass,
+/// instead of a chain of three (slot, entry, literal bytes), each cold when rules are many.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot {
+    key: u32,
+    /// `entries[rest..rest + count]`: every literal filed under `key`, the first one included;
+    /// an empty slot has `count == 0`
+    rest: u32,
+    count: u32,
+    id: u32,
+    offset: u32,
+    len: u32,
+    head: [u8; HEAD],
+}
+
+const EMPTY: Slot = Slot {
+    key: 0,
+    rest: 0,
+    count: 0,
+    id: 0,
+    offset: 0,
+    len: 0,
+    head: [0; HEAD],
+};
+
 /// Literals keyed by the bytes of one window length (4 for long literals, 2 or 3 for short ones).
 struct Window {
     len: usize,
     bloom_bits: u32,
     bloom: Vec<u32>,
-    /// open addressing by the key's hash: (key, range of `entries`); an empty slot has `to == 0`
+    /// open addressing by the key's hash, at most half full
     table_bits: u32,
-    table: Vec<(u32, u32, u32)>,
+    table: Vec<Slot>,
     entries: Vec<Entry>,
 }
 
 impl Window {
-    fn build(len: usize, mut keyed: Vec<(u32, Entry)>) -> Window {
+    fn build(len: usize, mut keyed: Vec<(u32, Entry)>, arena: &[u8]) -> Window {
         keyed.sort_unstable_by_key(|(key, e)| (*key, e.id));
         let wanted = (keyed.len() * 16).next_power_of_two().trailing_zeros();
         let bloom_bits = wanted.clamp(BLOOM_MIN_BITS, BLOOM_MAX_BITS);
         let mut bloom = vec![0u32; 1 << (bloom_bits - 5)];
-        let mut keys: Vec<(u32, u32, u32)> = Vec::new();
+        let mut keys: Vec<Slot> = Vec::new();
         let mut entries = Vec::with_capacity(keyed.len());
         let mut i = 0;
         while i < keyed.len() {
             let key = keyed[i].0;
-            let start = entries.len() as u32;
+            let rest = entries.len() as u32;
             while i < keyed.len() && keyed[i].0 == key {
                 entries.push(keyed[i].1);
                 i += 1;
             }
-            keys.push((key, start, entries.len() as u32));
+            let first: Entry = entries[rest as usize];
+            let mut head = [0u8; HEAD];
+            let n = (first.len as usize).min(HEAD);
+            head[..n].copy_from_slice(&arena[first.start as usize..first.start as usize + n]);
+            keys.push(Slot {
+                key,
+                rest,
+                count: entries.len() as u32 - rest,
+                id: first.id,
+                offset: first.offset,
+                len: first.len,
+                head,
+            });
             let (word, mask) = bloom_probe(key, bloom_bits);
             bloom[word] |= mask;
         }
         // at most half full: a probe ends within a slot or two
         let table_bits = (keys.len() * 2).next_power_of_two().trailing_zeros().max(1);
-        let mut table = vec![(0u32, 0u32, 0u32); 1 << table_bits];
+        let mut table = vec![EMPTY; 1 << table_bits];
         let mask = table.len() - 1;
-        for (key, from, to) in keys {
-            let mut at = table_slot(key, table_bits);
-            while table[at].2 != 0 {
+        for slot in keys {
+            let mut at = table_slot(slot.key, table_bits);
+            while table[at].count != 0 {
                 at = (at + 1) & mask;
             }
-            table[at] = (key, from, to);
+            table[at] = slot;
         }
         Window {
             len,
@@ -181,18 +224,18 @@ impl Window {
         );
     }
 
-    /// The literals filed under `key` (empty when none).
+    /// The slot of `key` (None when no literal is filed under it).
     #[inline]
-    fn lookup(&self, key: u32) -> &[Entry] {
+    fn lookup(&self, key: u32) -> Option<&Slot> {
         let mask = self.table.len() - 1;
         let mut at = table_slot(key, self.table_bits);
         loop {
-            let (k, from, to) = self.table[at];
-            if to == 0 {
-                return &[];
+            let slot = &self.table[at];
+            if slot.count == 0 {
+                return None;
             }
-            if k == key {
-                return &self.entries[from as usize..to as usize];
+            if slot.key == key {
+                return Some(slot);
             }
             at = (at + 1) & mask;
         }
@@ -228,7 +271,7 @@ impl Layer {
                         .push((memchr::memmem::Finder::new(lit).into_owned(), e.id));
                 }
             } else {
-                layer.windows.push(Window::build(len, keyed));
+                layer.windows.push(Window::build(len, keyed, arena));
             }
         }
         layer
@@ -419,7 +462,26 @@ impl GramIndex {
         at: usize,
         found: &mut impl FnMut(usize),
     ) {
-        for entry in window.lookup(key_of(&text[at..at + LEN])) {
+        let Some(slot) = window.lookup(key_of(&text[at..at + LEN])) else {
+            return;
+        };
+        // the first literal, from the slot's line (its bytes past the head from the arena)
+        if let Some(start) = at.checked_sub(slot.offset as usize) {
+            let n = slot.len as usize;
+            if text.len() - start >= n {
+                let head = n.min(HEAD);
+                if text[start..start + head] == slot.head[..head]
+                    && (n == head || {
+                        let from = window.entries[slot.rest as usize].start as usize;
+                        text[start + head..start + n] == self.arena[from + head..from + n]
+                    })
+                {
+                    found(slot.id as usize);
+                }
+            }
+        }
+        let (from, to) = (slot.rest as usize, (slot.rest + slot.count) as usize);
+        for entry in &window.entries[from + 1..to] {
             let Some(start) = at.checked_sub(entry.offset as usize) else {
                 continue;
             };
@@ -518,6 +580,48 @@ mod tests {
         assert_eq!(with, without);
         // and both find what a plain search finds
         for (text, found) in texts.iter().zip(&without) {
+            for (id, lit) in words.iter().enumerate() {
+                assert_eq!(
+                    text.contains(lit),
+                    found.contains(&id),
+                    "{lit:?} in {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn literals_longer_than_a_slot_head() {
+        // each key's first literal is kept in its slot up to HEAD bytes, the rest read from the
+        // arena: long literals that agree on their first HEAD bytes and differ after, and a key
+        // shared by several literals
+        let long = "c:\\windows\\system32\\windowspowershell\\v1.0\\";
+        assert!(long.len() > super::HEAD);
+        let words = [
+            format!("{long}powershell.exe"),
+            format!("{long}powershell_ise.exe"),
+            format!("{long}p"),
+            long[..super::HEAD].to_string(),
+            "zzzz".to_string(),
+            "zzzzy".to_string(),
+            "xzzzz".to_string(),
+            // keyed at its start (its grams are its own): a text agreeing on the head only
+            format!("k9k9{}end", "a".repeat(50)),
+        ];
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let index = GramIndex::new(&words).expect("few literals per gram");
+        let texts = [
+            format!("run {long}powershell.exe -c"),
+            format!("{long}powershell_ise.exe"),
+            format!("{long}pwsh.exe"),
+            long[..super::HEAD + 3].to_string(),
+            long[1..].to_string(),
+            "xzzzzy".to_string(),
+            format!("k9k9{}eng", "a".repeat(50)),
+            format!("k9k9{}end", "a".repeat(50)),
+        ];
+        for text in &texts {
+            let found = all(&index, text);
             for (id, lit) in words.iter().enumerate() {
                 assert_eq!(
                     text.contains(lit),
