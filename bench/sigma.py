@@ -167,7 +167,15 @@ def run(
             _measure(report, setup, files, events, ref_events, budget, steps, evtx_dir if count == largest else None)
     report.add(Figure("peak memory (whole run)", peak_rss_mb(), "MiB", higher_is_better=False))
     report.notes.append("peak memory is the bench process's peak RSS (engine, references and events together)")
+    report.notes.append(_malloc_note())
     return report
+
+
+def _malloc_note() -> str:
+    """Whether this process's malloc asks for transparent huge pages (as the `soc` launcher sets)."""
+    if "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", ""):
+        return "malloc on transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1, as the soc launcher runs it)"
+    return "malloc without transparent huge pages (run through the soc command to have them, see soc_cli/launch.py)"
 
 
 def _warm_up(detector: Detector, base: Sequence[dict[str, Any]]) -> float:
