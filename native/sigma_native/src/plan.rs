@@ -274,7 +274,9 @@ impl Plan {
             for i in 0..count {
                 let plain = view.texts(index.path, false)[i].as_str();
                 let ascii = plain.is_ascii();
-                let (folds, lowers) = if ascii {
+                // (an ASCII text holds neither; the answers matter to indexes of such clauses
+                // and to ASCII literals)
+                let (folds, lowers) = if ascii || (index.folded.is_empty() && !index.ascii) {
                     (false, false)
                 } else {
                     specials(plain.as_bytes())
@@ -422,12 +424,16 @@ fn walk_together(
 /// ABOVE, U+212A KELVIN SIGN); all of them are in [`FOLDS_TO_ASCII`] too.
 const LOWERS_TO_ASCII: [&str; 2] = ["\u{130}", "\u{212A}"];
 
+/// The first bytes of the UTF-8 of [`FOLDS_TO_ASCII`] (a test checks they are all here).
+const SPECIAL_LEADS: [u8; 3] = [0xC4, 0xC5, 0xE2];
+
 /// Whether `text` holds a character of [`FOLDS_TO_ASCII`], and one of [`LOWERS_TO_ASCII`], in one
-/// pass: their UTF-8 starts with 0xC4, 0xC5 or 0xE2, which a SIMD search skips to (text of
-/// kilobytes, such as `event.original`, was searched once per character before).
+/// pass: a SIMD search skips to their UTF-8 lead bytes ([`SPECIAL_LEADS`]; text of kilobytes,
+/// such as `event.original`, was searched once per character before).
 fn specials(text: &[u8]) -> (bool, bool) {
     let mut folds = false;
-    for at in memchr::memchr3_iter(0xC4, 0xC5, 0xE2, text) {
+    let [a, b, c] = SPECIAL_LEADS;
+    for at in memchr::memchr3_iter(a, b, c, text) {
         let here = &text[at..];
         if let Some(c) = FOLDS_TO_ASCII
             .iter()
@@ -446,6 +452,7 @@ fn specials(text: &[u8]) -> (bool, bool) {
 mod tests {
     use super::{
         short_dfa, specials, walk_together, Finder, LiteralIndex, FOLDS_TO_ASCII, LOWERS_TO_ASCII,
+        SPECIAL_LEADS,
     };
     use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -480,6 +487,12 @@ mod tests {
             "\u{212A}",
             "\u{c4}",
         ];
+        for special in FOLDS_TO_ASCII {
+            assert!(
+                SPECIAL_LEADS.contains(&special.as_bytes()[0]),
+                "{special:?}"
+            );
+        }
         for a in parts {
             for b in parts {
                 for c in parts {
