@@ -46,6 +46,7 @@ from bench.report import Figure, Report, peak_rss_mb, progress_bar
 from detections.sigma import Detector, RuleSet, settle_heap
 from pipeline.worker import DETECT_CHUNK
 from soc_cli.detect import run_detect
+from soc_cli.launch import TUNABLE
 
 BATCH = DETECT_CHUNK  # events per detection-stage call, as the pipeline calls the stage
 SIZES: tuple[int | None, ...] = (200, 1000, None)  # None: all rules
@@ -173,8 +174,8 @@ def run(
 
 def _malloc_note() -> str:
     """Whether this process's malloc asks for transparent huge pages (as the `soc` launcher sets)."""
-    if "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", ""):
-        return "malloc on transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1, as the soc launcher runs it)"
+    if TUNABLE in os.environ.get("GLIBC_TUNABLES", ""):
+        return f"malloc on transparent huge pages (GLIBC_TUNABLES {TUNABLE}, as the soc launcher runs it)"
     return "malloc without transparent huge pages (run through the soc command to have them, see soc_cli/launch.py)"
 
 

@@ -28,7 +28,7 @@ def tunables_with_hugepages(current: str) -> str | None:
     return f"{current}:{TUNABLE}" if current else TUNABLE
 
 
-def _glibc_version() -> tuple[int, int] | None:
+def glibc_version() -> tuple[int, int] | None:
     try:
         name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")  # "glibc 2.36"
         major, minor = version.split(".")[:2]
@@ -41,7 +41,7 @@ def reexec_with_hugepages() -> None:
     """Run this process's command line again with the tunable, when it is missing and wanted."""
     if os.environ.get("SOC_MALLOC_HUGEPAGES", "1") == "0" or not sys.platform.startswith("linux"):
         return
-    version = _glibc_version()
+    version = glibc_version()
     tunables = tunables_with_hugepages(os.environ.get("GLIBC_TUNABLES", ""))
     if version is None or version < GLIBC_WITH_TUNABLE or tunables is None:
         return
