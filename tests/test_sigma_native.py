@@ -104,6 +104,14 @@ EVENTS: list[dict[str, Any]] = [
     _event(31, CommandLine="x\u2003deadbeef\u2003y"),
     _event(32, CommandLine="\u00e9\u2003ab"),
     _event(33, CommandLine="\u00e9 deadbeef "),
+    # Latin-1 text that is not ASCII (CPython keeps it one byte per character; the extension scans
+    # those bytes for fields of ASCII literals): short, long, keywords
+    _event(34, Image="C:\\Windows\\Sys\u00ae\\CMD1.EXE", User="SYSTEM"),
+    _event(35, Image="D:\\caf\u00e9\u00ae\\x.exe", User="bob"),
+    _event(36, Image="C:\\Windows\\System32\\" + "\u00e9" * 150 + "\\cmdX.exe", User="SYSTEM"),
+    _event(37, Image="C:\\Windows\\Sys\u00ae\\cmd.ex\u00ae", User="bob"),
+    {**_event(38, User="x"), "message": "Microsoft\u00ae Windows\u00ae MIMIKATZ \u00ff"},
+    {**_event(39, User="x"), "message": "mimi\u00aekatz \u00ff" * 40},
 ]
 # What the extension cannot read the Python way: handed back, decided by the Python engine.
 HANDED_BACK: list[dict[str, Any]] = [
@@ -188,6 +196,10 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
         ("contains", "e22"),
         ("regex_unicode_space", "e31"),
         ("regex_unicode_space", "e33"),
+        ("glob", "e34"),
+        ("not_of", "e35"),
+        ("glob", "e36"),
+        ("keyword", "e38"),
     }
     assert expect <= oracle, sorted(expect - oracle)
     assert ("number", "e9") not in oracle and ("number", "e12") not in oracle  # a bool is not 1, 2**70 is not 42
@@ -196,6 +208,7 @@ def test_same_detections_as_the_python_engine(ruleset: RuleSet) -> None:
     assert ("regex_or", "e15") not in oracle and ("regex_or", "e17") not in oracle  # `re` is case-sensitive
     assert ("regex_i_fold", "e25") not in oracle
     assert ("regex_unicode_space", "e32") not in oracle
+    assert {("glob", "e37"), ("not_of", "e37"), ("keyword", "e39")}.isdisjoint(oracle)
     assert ("bool", "e28") not in oracle and ("bool", "e29") not in oracle  # 1 is not true; U+0435 is not 'e'
 
 

@@ -265,6 +265,20 @@ impl Plan {
                 continue;
             }
             let index = &self.literals[at];
+            if index.ascii {
+                if let Some(raw) = view.latin1(path) {
+                    // One str of Latin-1 characters, not all ASCII (a Windows event's XML naming
+                    // "Microsoft® Windows®"): its ASCII-lower-cased bytes hold an ASCII literal
+                    // wherever the UTF-8 of its str.lower() does (other characters are bytes of
+                    // 0x80 and up in both; none of them lowers or folds onto ASCII, see
+                    // `SPECIAL_LEADS`), and the UTF-8 copy of the str is not made
+                    buffer.clear();
+                    buffer.extend(raw.iter().map(|b| b.to_ascii_lowercase()));
+                    stats[0] += buffer.len() as u64;
+                    index.finder.scan(buffer, false, finding(found, index, at));
+                    continue;
+                }
+            }
             // The literals are str.lower() of rule text. ASCII text is scanned lower-cased as the
             // exact evaluation reads it (made once for both). Other text whose only case changes
             // under str.lower() are ASCII ones (no U+0130, U+212A, which lower to ASCII) is
@@ -302,10 +316,7 @@ impl Plan {
                     short.push((at as u32, text.as_ptr() as usize, text.len() as u32));
                     continue;
                 }
-                index.finder.scan(text, ascii, |literal| {
-                    prefetch(index.clauses.as_ptr().wrapping_add(literal));
-                    found.push((at as u32, literal as u32));
-                });
+                index.finder.scan(text, ascii, finding(found, index, at));
             }
         }
         walk_together(&self.literals, short, found);
@@ -344,6 +355,19 @@ impl Plan {
             }
         }
         Ok(out)
+    }
+}
+
+/// What a scan of `literals[at]` does with each literal found: it goes to `found`, and its clause
+/// list starts loading (read once all fields are scanned).
+fn finding<'a>(
+    found: &'a mut Vec<(u32, u32)>,
+    index: &'a LiteralIndex,
+    at: usize,
+) -> impl FnMut(usize) + 'a {
+    move |literal| {
+        prefetch(index.clauses.as_ptr().wrapping_add(literal));
+        found.push((at as u32, literal as u32));
     }
 }
 
@@ -454,6 +478,7 @@ mod tests {
         short_dfa, specials, walk_together, Finder, LiteralIndex, FOLDS_TO_ASCII, LOWERS_TO_ASCII,
         SPECIAL_LEADS,
     };
+    use crate::grams::GramIndex;
     use aho_corasick::{AhoCorasick, MatchKind};
 
     /// A finder as `Finder::build` makes one for few literals (built here without Python errors).
@@ -504,6 +529,51 @@ mod tests {
                         "{text:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn latin1_bytes_hold_the_ascii_literals_their_utf8_holds() {
+        // what `candidates` scans for an ASCII index instead of a Latin-1 str's UTF-8; no Latin-1
+        // character lowers or folds onto ASCII, so `specials` is not asked
+        for special in FOLDS_TO_ASCII.iter().chain(&LOWERS_TO_ASCII) {
+            assert!(special.chars().all(|c| u32::from(c) > 0xFF), "{special:?}");
+        }
+        let words = ["microsoft", "t w", "windows", "g s", "s o", "\\x", "é"];
+        let ascii: Vec<&str> = words.iter().copied().filter(|w| w.is_ascii()).collect();
+        let many: Vec<String> = (0..100).map(|i| format!("lit{i}x")).collect();
+        let many: Vec<&str> = many
+            .iter()
+            .map(String::as_str)
+            .chain(ascii.clone())
+            .collect();
+        let texts = [
+            "Microsoft® Windows® Operating System",
+            "ÀÉÎ Windows\\X ÿ",
+            "a\u{ae}b\u{a0}lit7X Windows",
+            "WINDOWS\u{80}\u{ff}S O",
+        ];
+        let finders = [
+            automaton(&ascii),
+            Finder::Grams(GramIndex::new(&many).unwrap()),
+        ];
+        for finder in finders {
+            for text in texts {
+                let latin1: Vec<u8> = text
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).unwrap().to_ascii_lowercase())
+                    .collect();
+                let found = |bytes: &[u8]| {
+                    let mut out = Vec::new();
+                    finder.scan(bytes, false, |id| out.push(id));
+                    out.sort_unstable();
+                    out.dedup();
+                    out
+                };
+                let by_latin1 = found(&latin1);
+                assert!(!by_latin1.is_empty(), "{text:?}");
+                assert_eq!(by_latin1, found(text.to_lowercase().as_bytes()), "{text:?}");
             }
         }
     }
