@@ -14,10 +14,11 @@ For rule sets of 200, 1,000 and all available rules (evenly spaced rule files of
 - a straightforward per-event loop (every rule on every event, no index; :mod:`bench.naive_sigma`);
 - rule-set compile time and peak memory.
 
-Events: every record of the SigmaHQ regression EVTX samples, parsed to ECS, replicated with fresh
-ids to N. The slower references run on a subset (or for a time budget) and report per-event
-rates; the output says how many events each one saw. (rule, event) pairs of the three
-evaluators are compared on the events all of them saw.
+Events: every record of the SigmaHQ regression EVTX samples, parsed to ECS, replicated to N as
+fresh copies (new dicts, lists and string values, new ids: see :func:`bench.evtx_corpus.fresh_copy`).
+The slower references run on a subset (or for a time budget) and report per-event rates; the
+output says how many events each one saw. (rule, event) pairs of the three evaluators are
+compared on the events all of them saw.
 """
 
 from __future__ import annotations
@@ -148,9 +149,9 @@ def run(
         _link_copies(setup.evtx_files, evtx_dir, E2E_COPIES)
         report.notes.append(
             f"events: {len(setup.base)} records of {len(setup.evtx_files)} regression EVTX files, replicated "
-            f"with fresh ids to {events:,}; SQLite reference on the first {ref_events:,}; engine and naive loop "
-            f"stop after {budget:.0f} s / {budget / 2:.0f} s each (events seen are given per row); "
-            "pySigma SQLite conversion of all "
+            f"to {events:,} as fresh copies (new dicts, lists and strings, with new ids); SQLite reference on "
+            f"the first {ref_events:,}; engine and naive loop stop after {budget:.0f} s / {budget / 2:.0f} s "
+            "each (events seen are given per row); pySigma SQLite conversion of all "
             f"{len(setup.rule_files)} rule files took {setup.reference.seconds:.1f} s, naive compilation "
             f"{setup.naive.seconds:.1f} s"
         )
