@@ -26,6 +26,8 @@ def test_bench_sigma_on_a_small_rule_set(sigma_corpus: Path, tmp_path: Path) -> 
     assert figures[("[40 rules] soc detect end to end (EVTX)", "pySigma SQLite (load+queries)")].value > 0
     note = next(n for n in report.notes if n.startswith("[40 rules]"))
     assert "warm-up batch before timing" in note
+    released = re.search(r"after the call, untimed: ([0-9.]+) us per event", note)
+    assert released is not None and float(released[1]) > 0
     assert "differing 0;" in note and note.endswith("differing 0")
     found = re.search(r"engine (\d+), SQLite (\d+)", note)
     assert found is not None and int(found[1]) == int(found[2]) > 0  # not vacuous: rules fired
