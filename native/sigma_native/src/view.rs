@@ -10,6 +10,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::fxhash::FxMap;
 
+use crate::cache::prefetch;
 use crate::eval::Stop;
 
 /// Python callables for what is decided there (see `Engine::new`).
@@ -241,6 +242,9 @@ pub struct View<'py> {
     arena: Arena,
     touched: Vec<u32>,
     cached: Vec<u32>,
+    /// (trie node, value) of the entries [`View::walk`] found on rules' paths, before it takes
+    /// them: the values' headers load meanwhile (a stack shared by the walk's levels)
+    pending: Vec<(u32, *mut ffi::PyObject)>,
     event: Option<Bound<'py, PyDict>>,
     flat: Option<Bound<'py, PyAny>>,
 }
@@ -362,6 +366,7 @@ impl<'py> View<'py> {
             arena: Arena::default(),
             touched: Vec::new(),
             cached: Vec::new(),
+            pending: Vec::new(),
             event: None,
             flat: None,
         }
@@ -401,39 +406,55 @@ impl<'py> View<'py> {
         let mut position = 0usize;
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-        // SAFETY: PyDict_Next lends the dict's own references; no Python code runs during the walk
-        // (no call can change the dict), and each lent object is taken as a new reference
-        // (`from_borrowed_ptr`) before it is kept.
+        // Two passes: the entries on rules' paths are found first, each value's header prefetched
+        // (a fresh event's values are cold: their loads overlap instead of one after another),
+        // then taken. SAFETY: PyDict_Next lends the dict's own references; no Python code runs
+        // during the walk (no call can change the dict or free what it holds), and each lent
+        // object is taken as a new reference (`from_borrowed_ptr`) before it is kept.
+        let start = self.pending.len();
         while unsafe { ffi::PyDict_Next(obj.as_ptr(), &mut at, &mut key, &mut value) } != 0 {
             let key = unsafe { Bound::from_borrowed_ptr(py, key) };
             let Ok(key) = key.cast::<PyString>() else {
+                self.pending.truncate(start);
                 return false;
             };
             position += 1;
             let child = match trie.child_at(node, position - 1, key) {
                 ABSENT => continue,
-                UNREADABLE => return false,
-                child => child as usize,
+                UNREADABLE => {
+                    self.pending.truncate(start);
+                    return false;
+                }
+                child => child,
             };
-            let path = trie.nodes[child].path;
-            let inner = depth < MAX_DEPTH && !trie.nodes[child].children.is_empty();
-            if path.is_none() && !inner {
+            let node = &trie.nodes[child as usize];
+            if node.path.is_none() && (depth >= MAX_DEPTH || node.children.is_empty()) {
                 continue;
             }
+            prefetch(value as *const u8);
+            self.pending.push((child, value));
+        }
+        let end = self.pending.len();
+        let mut readable = true;
+        for i in start..end {
+            let (child, value) = self.pending[i];
             let value = unsafe { Bound::from_borrowed_ptr(py, value) };
-            if let Some(path) = path {
+            let child = child as usize;
+            if let Some(path) = trie.nodes[child].path {
                 self.slots[path as usize] = Some(value.clone());
                 self.touched.push(path);
             }
-            if inner {
+            if depth < MAX_DEPTH && !trie.nodes[child].children.is_empty() {
                 if let Ok(inner) = value.cast::<PyDict>() {
                     if !self.walk(trie, child, inner, depth + 1) {
-                        return false;
+                        readable = false;
+                        break;
                     }
                 }
             }
         }
-        true
+        self.pending.truncate(start);
+        readable
     }
 
     pub fn slot(&self, path: u32) -> Option<&Bound<'py, PyAny>> {
