@@ -287,7 +287,7 @@ impl Plan {
             let count = view.texts(index.path, false).len();
             for i in 0..count {
                 let plain = view.texts(index.path, false)[i].as_str();
-                let ascii = plain.is_ascii();
+                let ascii = view.ascii(index.path, false)[i];
                 // (an ASCII text holds neither; the answers matter to indexes of such clauses
                 // and to ASCII literals)
                 let (folds, lowers) = if ascii || (index.folded.is_empty() && !index.ascii) {

@@ -239,6 +239,8 @@ pub struct View<'py> {
     lower: Vec<Option<(u32, u32)>>,
     plain: Vec<Option<(u32, u32)>>,
     texts: Vec<Text<'py>>,
+    /// whether each of `texts` is ASCII (a str says so itself: its text need not be read for it)
+    ascii: Vec<bool>,
     arena: Arena,
     touched: Vec<u32>,
     cached: Vec<u32>,
@@ -363,6 +365,7 @@ impl<'py> View<'py> {
             lower: vec![None; paths],
             plain: vec![None; paths],
             texts: Vec::new(),
+            ascii: Vec::new(),
             arena: Arena::default(),
             touched: Vec::new(),
             cached: Vec::new(),
@@ -383,6 +386,7 @@ impl<'py> View<'py> {
         self.touched.clear();
         self.cached.clear();
         self.texts.clear();
+        self.ascii.clear();
         self.arena.reset();
         self.event = None;
         self.flat = None;
@@ -501,10 +505,15 @@ impl<'py> View<'py> {
                 if let Ok(s) = value.cast::<PyString>() {
                     // the usual case: one str, held by the slot until the reset (no reference taken)
                     let text = s.to_str().map_err(|_| Stop::Bail)?;
+                    // SAFETY: a str whose UTF-8 was just read is ready; its ASCII flag is a bit
+                    // of its header (the text itself need not be read for it)
+                    let ascii = unsafe { ffi::PyUnicode_IS_ASCII(s.as_ptr()) } != 0;
                     self.texts.push(Text::Lent(text.as_ptr(), text.len()));
+                    self.ascii.push(ascii);
                 } else {
                     for item in items(value) {
                         if let Some(text) = as_text(py, &item, helpers)? {
+                            self.ascii.push(text.as_str().is_ascii());
                             self.texts.push(text);
                         }
                     }
@@ -519,14 +528,17 @@ impl<'py> View<'py> {
             for i in from..to {
                 let text = &self.texts[i as usize];
                 let s = text.as_str();
-                let lowered = if !s.is_ascii() {
-                    Text::Own(lower_text(py, s)?)
+                let (lowered, ascii) = if !self.ascii[i as usize] {
+                    let lowered = lower_text(py, s)?;
+                    let ascii = lowered.is_ascii();
+                    (Text::Own(lowered), ascii)
                 } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    self.arena.push_ascii_lower(s)
+                    (self.arena.push_ascii_lower(s), true)
                 } else {
-                    text.clone()
+                    (text.clone(), true)
                 };
                 self.texts.push(lowered);
+                self.ascii.push(ascii);
             }
             self.lower[p] = Some((start, self.texts.len() as u32));
         }
@@ -535,11 +547,18 @@ impl<'py> View<'py> {
 
     /// Text forms of the value at `path` (one per list element), after [`View::ensure_texts`].
     pub fn texts(&self, path: u32, lower: bool) -> &[Text<'py>] {
+        &self.texts[self.cached_range(path, lower)]
+    }
+
+    /// Whether each of [`View::texts`] is ASCII.
+    pub fn ascii(&self, path: u32, lower: bool) -> &[bool] {
+        &self.ascii[self.cached_range(path, lower)]
+    }
+
+    /// Where the text forms of `path` lie in `texts` and `ascii` (empty before they are made).
+    fn cached_range(&self, path: u32, lower: bool) -> std::ops::Range<usize> {
         let cache = if lower { &self.lower } else { &self.plain };
-        match cache[path as usize] {
-            Some((from, to)) => &self.texts[from as usize..to as usize],
-            None => &[],
-        }
+        cache[path as usize].map_or(0..0, |(from, to)| from as usize..to as usize)
     }
 
     /// The Python flat view of the event, made on first use (for Python evaluators).
