@@ -5,6 +5,10 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+/// Bytes reserved for an event's dedup suffix (`name=value|...` of its entity fields): enough
+/// for the usual host, user and process names.
+const SUFFIX_CAPACITY: usize = 256;
+
 /// Where the facts are among the values at the fact paths.
 pub struct Layout {
     /// entity fields sorted by name: (name as a dict key, name, index among the values)
@@ -53,7 +57,8 @@ impl Layout {
             }
         };
         let entity = PyDict::new(py);
-        let mut suffix = String::new();
+        // sized once: growing it push by push reallocated it several times per event
+        let mut suffix = String::with_capacity(SUFFIX_CAPACITY);
         for (key, name, at) in &self.entity {
             let Some(value) = text(*at) else {
                 return Ok(None);
