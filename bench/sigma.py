@@ -210,7 +210,7 @@ def run(
         report.notes.append(
             "every engine measurement runs before the references are built (the references' rules are "
             "millions of Python objects a worker does not hold; with them in the process, fresh events spread "
-            "over more memory and the detection stage of all rules measured 0.90 of its rate); "
+            "over more memory and the stage runs slower, see docs/architecture.md); "
             "'peak memory so far' is the process's peak RSS once a rule set's engine measurements are done"
         )
         report.notes.append(

@@ -270,8 +270,8 @@ impl Plan {
                     // One str of Latin-1 characters, not all ASCII (a Windows event's XML naming
                     // "Microsoft® Windows®"): its ASCII-lower-cased bytes hold an ASCII literal
                     // wherever the UTF-8 of its str.lower() does (other characters are bytes of
-                    // 0x80 and up in both; none of them lowers or folds onto ASCII, see
-                    // `SPECIAL_LEADS`), and the UTF-8 copy of the str is not made
+                    // 0x80 and up in both, and none of them lowers or folds onto ASCII: no
+                    // `specials` to look for), and the UTF-8 copy of the str is not made
                     buffer.clear();
                     buffer.extend(raw.iter().map(|b| b.to_ascii_lowercase()));
                     stats[0] += buffer.len() as u64;

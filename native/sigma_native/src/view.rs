@@ -431,9 +431,9 @@ impl<'py> View<'py> {
                 }
                 child => child,
             };
-            let node = &trie.nodes[child as usize];
-            if node.path.is_none() && (depth >= MAX_DEPTH || node.children.is_empty()) {
-                continue;
+            let found = &trie.nodes[child as usize];
+            if found.path.is_none() && (depth >= MAX_DEPTH || found.children.is_empty()) {
+                continue; // neither read by a rule nor leading to a path that is
             }
             prefetch(value as *const u8);
             self.pending.push((child, value));
